@@ -6,7 +6,7 @@
 __all__ = ['CJK_FONTS', 'find_cjk_font', 'use_cjk_font', 'label', 'missing_glyphs', 'show_prediction', 'predictions', 'plot_grid',
            'confusion_matrix', 'plot_confusion', 'top_mistakes']
 
-# %% ../nbs/06_visualize.ipynb #ebecdb58
+# %% ../nbs/06_visualize.ipynb #457465a4
 import re, warnings
 from pathlib import Path
 
@@ -15,7 +15,7 @@ import torch.nn.functional as F
 import matplotlib.pyplot as plt
 from matplotlib import font_manager, rcParams
 
-# %% ../nbs/06_visualize.ipynb #a93337e7
+# %% ../nbs/06_visualize.ipynb #177a1516
 CJK_FONTS = ['Noto Sans CJK SC', 'Noto Sans SC', 'Source Han Sans SC', 'Noto Sans CJK JP', 'WenQuanYi Zen Hei',
              'WenQuanYi Micro Hei', 'SimHei', 'Microsoft YaHei', 'PingFang SC', 'Heiti SC', 'Hiragino Sans GB',
              'Arial Unicode MS']
@@ -53,7 +53,7 @@ def label(zh:str,  # 有中文字体时用的文字
     "`zh` when a CJK font is available for figures, otherwise `en`."
     return zh if use_cjk_font() else en
 
-# %% ../nbs/06_visualize.ipynb #0bde61e7
+# %% ../nbs/06_visualize.ipynb #83e511e4
 def missing_glyphs(fig) -> list:
     "Warnings about characters that `fig` cannot draw with its fonts (they would show as boxes)."
     with warnings.catch_warnings(record=True) as ws:
@@ -61,7 +61,7 @@ def missing_glyphs(fig) -> list:
         fig.canvas.draw()
     return [str(w.message) for w in ws if 'missing from' in str(w.message)]
 
-# %% ../nbs/06_visualize.ipynb #bc00434d
+# %% ../nbs/06_visualize.ipynb #0be27ce2
 def show_prediction(model,  # 训练好的模型
                     device,  # 模型所在的设备
                     test_loader,  # 测试数据
@@ -78,7 +78,7 @@ def show_prediction(model,  # 训练好的模型
     ax.axis('off')
     return pred
 
-# %% ../nbs/06_visualize.ipynb #5e8b48bf
+# %% ../nbs/06_visualize.ipynb #4de2f893
 def predictions(model,  # 训练好的模型
                 device,  # 模型所在的设备
                 loader,  # 产生 `(data, target)` 批次的数据
@@ -93,7 +93,7 @@ def predictions(model,  # 训练好的模型
     probs = torch.cat(ps)
     return torch.cat(xs), torch.cat(ys), probs.argmax(dim=1), probs
 
-# %% ../nbs/06_visualize.ipynb #ebb5aabd
+# %% ../nbs/06_visualize.ipynb #df9fb6dc
 def plot_grid(images,  # `[N, 1, 28, 28]` 的图片
               targets,  # 真实标签
               preds,  # 预测的数字
@@ -104,7 +104,7 @@ def plot_grid(images,  # `[N, 1, 28, 28]` 的图片
     "Plot images in a grid titled 'prediction/truth', mistakes in red; return the figure."
     n = len(images)
     nrows = max(1, -(-n // ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.4 * ncols, 1.7 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.4 * ncols, 2.0 * nrows), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis('off')
         if i >= n: continue
@@ -116,7 +116,7 @@ def plot_grid(images,  # `[N, 1, 28, 28]` 的图片
     fig.tight_layout()
     return fig
 
-# %% ../nbs/06_visualize.ipynb #56b1edcc
+# %% ../nbs/06_visualize.ipynb #d8972e52
 def confusion_matrix(targets,  # 真实标签
                      preds,  # 预测的数字
                      num_classes:int=10,  # 类别数
@@ -125,7 +125,7 @@ def confusion_matrix(targets,  # 真实标签
     idx = targets.long() * num_classes + preds.long()
     return torch.bincount(idx, minlength=num_classes**2).view(num_classes, num_classes)
 
-# %% ../nbs/06_visualize.ipynb #bb12f541
+# %% ../nbs/06_visualize.ipynb #e373f711
 def plot_confusion(cm):
     "Draw a confusion matrix with the counts written in each cell; return the figure."
     n = len(cm)
@@ -143,7 +143,7 @@ def plot_confusion(cm):
     fig.tight_layout()
     return fig
 
-# %% ../nbs/06_visualize.ipynb #73fa7955
+# %% ../nbs/06_visualize.ipynb #a826869b
 def top_mistakes(targets,  # 真实标签
                  preds,  # 预测的数字
                  probs,  # `[N, 10]` 的概率
