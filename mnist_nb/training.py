@@ -6,7 +6,7 @@
 __all__ = ['train', 'set_seed', 'fit', 'ModelFileError', 'save_model', 'load_model', 'train_mnist', 'UsageError',
            'check_positive', 'run_cli', 'command', 'mnist_nb_train']
 
-# %% ../nbs/04_train.ipynb #6c2c7083
+# %% ../nbs/04_train.ipynb #45c03d2b
 import math, os, random, sys, time
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from .network import Net
 from .device import get_device, DeviceError
 from .testing import test
 
-# %% ../nbs/04_train.ipynb #ab1f9d4f
+# %% ../nbs/04_train.ipynb #4617cb58
 def train(model,  # 要训练的模型
           device,  # 模型所在的设备
           train_loader,  # 产生 `(data, target)` 批次的训练数据
@@ -45,7 +45,7 @@ def train(model,  # 要训练的模型
             print(f'Epoch: {epoch} [{batch_idx * len(data)}/{len(train_loader.dataset)}] Loss: {loss.item():.6f}')
     return total / seen
 
-# %% ../nbs/04_train.ipynb #16011680
+# %% ../nbs/04_train.ipynb #7bfbd7f1
 def set_seed(seed:int=0):
     "Seed Python's, NumPy's (if present) and PyTorch's random number generators."
     random.seed(seed)
@@ -55,7 +55,7 @@ def set_seed(seed:int=0):
         np.random.seed(seed)
     except ImportError: pass
 
-# %% ../nbs/04_train.ipynb #813fdf77
+# %% ../nbs/04_train.ipynb #ab322214
 def fit(model,  # 要训练的模型
         device,  # 模型所在的设备
         train_loader,  # 训练数据
@@ -76,7 +76,7 @@ def fit(model,  # 要训练的模型
     if verbose: print(f'\n总耗时: {time.perf_counter() - start:.2f} 秒')
     return history
 
-# %% ../nbs/04_train.ipynb #89bd8554
+# %% ../nbs/04_train.ipynb #e3c21a4d
 class ModelFileError(RuntimeError):
     "A model file is missing, unreadable, or does not hold this project's `Net`."
 
@@ -111,7 +111,7 @@ def load_model(path,  # 用 `save_model` 或 `torch.save(model.state_dict(), ...
                              '它可能是别的网络保存的。') from None
     return model.to(device).eval()
 
-# %% ../nbs/04_train.ipynb #4f41f513
+# %% ../nbs/04_train.ipynb #9ef4e9db
 def train_mnist(epochs:int=5,  # 训练轮数
                 batch_size:int=64,  # 训练时每批的图片数
                 lr:float=1e-3,  # Adam 的学习率
@@ -133,7 +133,7 @@ def train_mnist(epochs:int=5,  # 训练轮数
         if verbose: print(f'模型已保存到 {save}')
     return model, history
 
-# %% ../nbs/04_train.ipynb #7afb49a4
+# %% ../nbs/04_train.ipynb #4920f8d9
 class UsageError(ValueError):
     "A command-line option has a value that cannot work."
 
@@ -169,7 +169,7 @@ def command(func):
         return run_cli(func, **args)
     return main
 
-# %% ../nbs/04_train.ipynb #cdd2da55
+# %% ../nbs/04_train.ipynb #c5e79f04
 @command
 def mnist_nb_train(epochs:int=5,  # 训练轮数
                    batch_size:int=64,  # 训练时每批的图片数
