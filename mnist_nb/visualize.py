@@ -6,7 +6,7 @@
 __all__ = ['CJK_FONTS', 'find_cjk_font', 'use_cjk_font', 'label', 'missing_glyphs', 'show_prediction', 'predictions', 'plot_grid',
            'confusion_matrix', 'plot_confusion', 'top_mistakes']
 
-# %% ../nbs/06_visualize.ipynb #1dc7d34f
+# %% ../nbs/06_visualize.ipynb #d7f1af27
 import re, warnings
 from pathlib import Path
 
@@ -15,7 +15,7 @@ import torch.nn.functional as F
 import matplotlib.pyplot as plt
 from matplotlib import font_manager, rcParams
 
-# %% ../nbs/06_visualize.ipynb #e9f31fdc
+# %% ../nbs/06_visualize.ipynb #0e44381c
 CJK_FONTS = ['Noto Sans CJK SC', 'Noto Sans SC', 'Source Han Sans SC', 'Noto Sans CJK JP', 'WenQuanYi Zen Hei',
              'WenQuanYi Micro Hei', 'SimHei', 'Microsoft YaHei', 'PingFang SC', 'Heiti SC', 'Hiragino Sans GB',
              'Arial Unicode MS']
@@ -53,7 +53,7 @@ def label(zh:str,  # 有中文字体时用的文字
     "`zh` when a CJK font is available for figures, otherwise `en`."
     return zh if use_cjk_font() else en
 
-# %% ../nbs/06_visualize.ipynb #e2d26ca1
+# %% ../nbs/06_visualize.ipynb #9dc93113
 def missing_glyphs(fig) -> list:
     "Warnings about characters that `fig` cannot draw with its fonts (they would show as boxes)."
     with warnings.catch_warnings(record=True) as ws:
@@ -61,7 +61,7 @@ def missing_glyphs(fig) -> list:
         fig.canvas.draw()
     return [str(w.message) for w in ws if 'missing from' in str(w.message)]
 
-# %% ../nbs/06_visualize.ipynb #9cd32e0f
+# %% ../nbs/06_visualize.ipynb #2a698691
 def show_prediction(model,  # 训练好的模型
                     device,  # 模型所在的设备
                     test_loader,  # 测试数据
@@ -78,7 +78,7 @@ def show_prediction(model,  # 训练好的模型
     ax.axis('off')
     return pred
 
-# %% ../nbs/06_visualize.ipynb #60b842c6
+# %% ../nbs/06_visualize.ipynb #f46b0e85
 def predictions(model,  # 训练好的模型
                 device,  # 模型所在的设备
                 loader,  # 产生 `(data, target)` 批次的数据
@@ -93,7 +93,7 @@ def predictions(model,  # 训练好的模型
     probs = torch.cat(ps)
     return torch.cat(xs), torch.cat(ys), probs.argmax(dim=1), probs
 
-# %% ../nbs/06_visualize.ipynb #aa0732a3
+# %% ../nbs/06_visualize.ipynb #7b3706cb
 def plot_grid(images,  # `[N, 1, 28, 28]` 的图片
               targets,  # 真实标签
               preds,  # 预测的数字
@@ -116,7 +116,7 @@ def plot_grid(images,  # `[N, 1, 28, 28]` 的图片
     fig.tight_layout()
     return fig
 
-# %% ../nbs/06_visualize.ipynb #f1f70aa3
+# %% ../nbs/06_visualize.ipynb #2c79f142
 def confusion_matrix(targets,  # 真实标签
                      preds,  # 预测的数字
                      num_classes:int=10,  # 类别数
@@ -125,7 +125,7 @@ def confusion_matrix(targets,  # 真实标签
     idx = targets.long() * num_classes + preds.long()
     return torch.bincount(idx, minlength=num_classes**2).view(num_classes, num_classes)
 
-# %% ../nbs/06_visualize.ipynb #c9751093
+# %% ../nbs/06_visualize.ipynb #2f136ecb
 def plot_confusion(cm):
     "Draw a confusion matrix with the counts written in each cell; return the figure."
     n = len(cm)
@@ -143,7 +143,7 @@ def plot_confusion(cm):
     fig.tight_layout()
     return fig
 
-# %% ../nbs/06_visualize.ipynb #ccc1cca0
+# %% ../nbs/06_visualize.ipynb #049379d0
 def top_mistakes(targets,  # 真实标签
                  preds,  # 预测的数字
                  probs,  # `[N, 10]` 的概率
