@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['mnist_tensors', 'TensorLoader', 'fast_loaders', 'run_recipe', 'compare', 'batch_size_sweep', 'mnist_nb_bench']
 
-# %% ../nbs/07_speed.ipynb #bd38c381
+# %% ../nbs/07_speed.ipynb #e10c6d85
 import json, math, os, platform, time
 
 import torch
@@ -20,7 +20,7 @@ from .device import get_device, available_devices
 from .training import set_seed, fit, train, command, check_positive
 from .testing import test
 
-# %% ../nbs/07_speed.ipynb #2f03ab9a
+# %% ../nbs/07_speed.ipynb #6c95b40c
 def mnist_tensors(data_dir=None,  # 数据目录；默认见第 1 章
                   train:bool=True,  # True 取训练集，False 取测试集
                   device='cpu',  # 张量放在哪个设备上
@@ -30,7 +30,7 @@ def mnist_tensors(data_dir=None,  # 数据目录；默认见第 1 章
     x = ((ds.data.to(torch.float32) / 255 - MNIST_MEAN) / MNIST_STD).unsqueeze(1)
     return x.to(device), ds.targets.to(device)
 
-# %% ../nbs/07_speed.ipynb #cde570a8
+# %% ../nbs/07_speed.ipynb #1ee10255
 class TensorLoader:
     "Iterate `(data, target)` batches over tensors already in memory, reshuffling every epoch if asked."
     def __init__(self,
@@ -58,7 +58,7 @@ class TensorLoader:
             idx = order[i:i+bs]
             yield self.data[idx], self.targets[idx]
 
-# %% ../nbs/07_speed.ipynb #ab005c2b
+# %% ../nbs/07_speed.ipynb #2c5b2522
 def fast_loaders(data_dir=None,  # 数据目录；默认见第 1 章
                  batch_size:int=64,  # 训练集每批的图片数
                  test_batch_size:int=1000,  # 测试集每批的图片数
@@ -70,7 +70,7 @@ def fast_loaders(data_dir=None,  # 数据目录；默认见第 1 章
     xt, yt = mnist_tensors(data_dir, train=False, device=device)
     return TensorLoader(x, y, batch_size, shuffle=True, seed=seed), TensorLoader(xt, yt, test_batch_size)
 
-# %% ../nbs/07_speed.ipynb #14fb7c5f
+# %% ../nbs/07_speed.ipynb #e64dcb3a
 def run_recipe(loaders,  # `(train_loader, test_loader)`
                device,  # 设备
                epochs:int=5,  # 训练轮数
@@ -108,7 +108,7 @@ def compare(epochs:int=5,  # 训练轮数
                 tutorial_acc=round(slow['accuracy'], 2), fast_acc=round(fast['accuracy'], 2),
                 epochs=epochs, batch_size=batch_size, device=str(dev), torch=torch.__version__)
 
-# %% ../nbs/07_speed.ipynb #ee6a27c7
+# %% ../nbs/07_speed.ipynb #06ae7961
 def batch_size_sweep(devices=None,  # 设备名列表；默认 CPU 加上可用的加速器
                      batch_sizes=(64, 128, 256, 512),  # 要比较的批大小
                      epochs:int=5,  # 每个配置训练几轮
@@ -124,7 +124,7 @@ def batch_size_sweep(devices=None,  # 设备名列表；默认 CPU 加上可用�
             rows.append(dict(device=str(dev), batch_size=bs, epoch_s=r['seconds'] / epochs, accuracy=r['accuracy']))
     return rows
 
-# %% ../nbs/07_speed.ipynb #43e1e95f
+# %% ../nbs/07_speed.ipynb #3c2c589e
 @command
 def mnist_nb_bench(epochs:int=5,  # 训练轮数
                    batch_size:int=64,  # 训练时每批的图片数
