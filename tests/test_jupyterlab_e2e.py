@@ -1,0 +1,315 @@
+"""End-to-end test: every chapter notebook runs cleanly in JupyterLab, as a learner runs it.
+
+For each chapter (`nbs/*.ipynb` not starting with `_`, index included) the test opens the notebook
+in a real JupyterLab with headless Chromium (Playwright), clears the outputs, runs all cells,
+waits until the kernel is idle, saves the notebook and fails on any error output or any code cell
+that did not run. A full-page screenshot of each chapter goes to `tests/artifacts/` (git-ignored),
+next to the executed notebooks and the JupyterLab log.
+
+The notebooks run in a temporary copy of `nbs/`, so the repository's notebooks are never touched.
+JupyterLab's config, data, settings and workspaces live in that temporary folder too.
+
+Needs: `pip install playwright pytest` and a Chromium (Debian: `apt-get install chromium`);
+Playwright's own browser download is not used. Missing either is a failure, not a skip:
+set `MNIST_NB_SKIP_E2E=1` to skip this test on purpose.
+
+Environment variables:
+- `MNIST_NB_SKIP_E2E=1`: skip this test.
+- `MNIST_NB_CHROMIUM`: path of the Chromium binary (default: `/usr/bin/chromium`, then `chromium` on PATH).
+- `MNIST_NB_E2E_LOCALE`: JupyterLab UI language, e.g. `zh_CN` (needs `jupyterlab-language-pack-zh-CN`).
+- `MNIST_NB_E2E_TIMEOUT`: seconds allowed per notebook (default 600).
+"""
+import json, os, re, secrets, shutil, signal, socket, subprocess, sys, time
+import urllib.error, urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+NBS = REPO/'nbs'
+ARTIFACTS = Path(__file__).resolve().parent/'artifacts'
+CHAPTERS = sorted(p.name for p in NBS.glob('*.ipynb') if not p.name.startswith('_'))
+
+NB_TIMEOUT = float(os.environ.get('MNIST_NB_E2E_TIMEOUT', 600))   # seconds per notebook
+LOCALE = os.environ.get('MNIST_NB_E2E_LOCALE', '').strip()
+CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+                 '--disable-background-networking', '--disable-component-update', '--disable-sync']
+VIEWPORT = {'width': 1280, 'height': 900}
+
+if os.environ.get('MNIST_NB_SKIP_E2E') == '1':
+    pytest.skip('MNIST_NB_SKIP_E2E=1: JupyterLab end-to-end test skipped on request', allow_module_level=True)
+
+
+# ---------------------------------------------------------------- JupyterLab server
+
+def _free_port() -> int:
+    "A TCP port on 127.0.0.1 that is free right now."
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+def _write_json(path:Path, data):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding='utf-8')
+
+def _lab_settings() -> dict:
+    "JupyterLab user settings for the test, keyed by settings file (plugin id with `/` for `:`)."
+    settings = {
+        # 渲染全部单元格：默认的窗口化（windowing）只渲染视口附近的单元格，整页截图会缺内容
+        # 不在末尾留一屏空白（scrollPastEnd），截图到最后一个单元格为止
+        '@jupyterlab/notebook-extension/tracker': {'windowingMode': 'none', 'scrollPastEnd': False},
+        # 不联网取新闻、不查更新，也就不会弹出通知挡住截图
+        '@jupyterlab/apputils-extension/notification': {'fetchNews': 'false', 'checkForUpdates': False},
+    }
+    if LOCALE: settings['@jupyterlab/translation-extension/plugin'] = {'locale': LOCALE}
+    return settings
+
+class Lab:
+    "A running JupyterLab: base URL, token, the folder it serves and its log file."
+    def __init__(self, url, token, root, log):
+        self.url, self.token, self.root, self.log = url, token, root, log
+
+    def api(self, path, method='GET'):
+        "Call the Jupyter REST API; return the decoded JSON (or None for an empty reply)."
+        req = urllib.request.Request(f'{self.url}{path}', method=method,
+                                     headers={'Authorization': f'token {self.token}'})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            body = r.read()
+        return json.loads(body) if body else None
+
+    def log_tail(self, n=4000) -> str:
+        return self.log.read_text(encoding='utf-8', errors='replace')[-n:]
+
+def _wait_until_up(lab:Lab, proc, timeout=120):
+    "Wait until the server answers `/api/status`; fail with its log if it exits or never answers."
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f'JupyterLab exited with code {proc.returncode}:\n{lab.log_tail()}')
+        try:
+            lab.api('/api/status')
+            return
+        except (urllib.error.URLError, ConnectionError, OSError):
+            time.sleep(0.5)
+    pytest.fail(f'JupyterLab did not answer within {timeout} s:\n{lab.log_tail()}')
+
+def _stop(proc, lab:Lab):
+    "Shut down any kernels still running, then stop the server by its own process id."
+    if proc.poll() is None:
+        try:
+            for k in lab.api('/api/kernels'): lab.api(f"/api/kernels/{k['id']}", method='DELETE')
+        except Exception: pass   # 服务器可能已经不响应了；下面照样结束它
+        proc.terminate()   # SIGTERM：Jupyter 会先关闭它启动的内核再退出
+        try: proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+    # 服务器在自己的进程组里（start_new_session），清掉组里可能剩下的子进程
+    try: os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError): pass
+
+@pytest.fixture(scope='module')
+def lab(tmp_path_factory):
+    "Start JupyterLab on a copy of `nbs/`, isolated from the user's Jupyter setup; always stop it."
+    tmp = tmp_path_factory.mktemp('jupyterlab_e2e')
+    root = tmp/'nbs'
+    shutil.copytree(NBS, root, ignore=shutil.ignore_patterns('.ipynb_checkpoints', '_proc', '.quarto'))
+    home = tmp/'jupyter'
+    for key, value in _lab_settings().items():
+        _write_json(home/'user-settings'/f'{key}.jupyterlab-settings', value)
+    # 内核就是运行 pytest 的这个 Python：自己写一个 python3 内核描述，放进最先被查找的 JUPYTER_PATH
+    _write_json(home/'path'/'kernels'/'python3'/'kernel.json', {
+        'argv': [sys.executable, '-m', 'ipykernel_launcher', '-f', '{connection_file}'],
+        'display_name': 'Python 3 (ipykernel)', 'language': 'python'})
+    env = {**os.environ,
+           'JUPYTER_CONFIG_DIR': str(home/'config'), 'JUPYTER_DATA_DIR': str(home/'data'),
+           'JUPYTER_RUNTIME_DIR': str(home/'runtime'), 'IPYTHONDIR': str(home/'ipython'),
+           'JUPYTER_PATH': os.pathsep.join([str(home/'path')] + [p for p in [os.environ.get('JUPYTER_PATH')] if p]),
+           'JUPYTERLAB_SETTINGS_DIR': str(home/'user-settings'),
+           'JUPYTERLAB_WORKSPACES_DIR': str(home/'workspaces'),
+           # 笔记本导入的是这个仓库里的 mnist_nb
+           'PYTHONPATH': os.pathsep.join([str(REPO)] + [p for p in [os.environ.get('PYTHONPATH')] if p])}
+    port, token = _free_port(), secrets.token_hex(24)
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = ARTIFACTS/'jupyterlab.log'
+    cmd = [sys.executable, '-m', 'jupyterlab', '--no-browser', '--ip=127.0.0.1', f'--port={port}',
+           '--ServerApp.port_retries=0', f'--IdentityProvider.token={token}',
+           f'--ServerApp.root_dir={root}', '--LabApp.expose_app_in_browser=True']
+    if hasattr(os, 'geteuid') and os.geteuid() == 0: cmd.append('--allow-root')   # CI 容器里常以 root 运行
+    with open(log, 'wb') as f:
+        proc = subprocess.Popen(cmd, cwd=tmp, env=env, stdin=subprocess.DEVNULL, stdout=f,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    lab = Lab(f'http://127.0.0.1:{port}', token, root, log)
+    try:
+        _wait_until_up(lab, proc)
+        argv = lab.api('/api/kernelspecs')['kernelspecs']['python3']['spec']['argv']
+        assert argv[0] == sys.executable, f'the python3 kernel would run {argv[0]}, not {sys.executable}'
+        if LOCALE:
+            packs = lab.api('/lab/api/translations/')['data']
+            assert LOCALE in packs, f'no JupyterLab language pack for {LOCALE!r}; installed: {sorted(packs)}'
+        yield lab
+    finally:
+        _stop(proc, lab)
+
+
+# ---------------------------------------------------------------- browser
+
+def _chromium() -> str:
+    "Path of the Chromium to drive; fail (not skip) when there is none."
+    path = os.environ.get('MNIST_NB_CHROMIUM') or next(
+        (p for p in ['/usr/bin/chromium', shutil.which('chromium'), shutil.which('chromium-browser')]
+         if p and os.path.exists(p)), None)
+    if not path or not os.path.exists(path):
+        pytest.fail('Chromium not found: install it (Debian: apt-get install chromium) or set '
+                    'MNIST_NB_CHROMIUM; set MNIST_NB_SKIP_E2E=1 to skip this test on purpose.')
+    return path
+
+@pytest.fixture(scope='module')
+def browser():
+    "Headless Chromium driven by Playwright; closed at the end."
+    try: from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail('Playwright for Python is missing: pip install playwright '
+                    '(set MNIST_NB_SKIP_E2E=1 to skip this test on purpose).')
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS, headless=True)
+        try: yield b
+        finally: b.close()
+
+
+# ---------------------------------------------------------------- notebook driving (JavaScript)
+
+# The state of the current notebook as the learner sees it. `window.jupyterapp` is there because
+# the server runs with `--LabApp.expose_app_in_browser=True`.
+STATE_JS = """() => {
+  const app = window.jupyterapp;
+  const dialogs = [...document.querySelectorAll('.jp-Dialog')].map(d => d.innerText.trim().slice(0, 800));
+  const panel = app && app.shell.currentWidget;
+  if (!panel || !panel.sessionContext || !panel.content) return {ready: false, dialogs};
+  const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
+  const code = panel.content.widgets.filter(c => c.model.type === 'code');
+  return {
+    ready: panel.context.isReady && panel.sessionContext.isReady,
+    path: panel.context.path,
+    kernel: kernel ? kernel.status : null,
+    sessions: [...app.serviceManager.sessions.running()].length,
+    run: window.__e2eRun || null,
+    dialogs,
+    cells: code.length,
+    prompts: code.map(c => c.node.querySelector('.jp-InputArea-prompt').textContent.trim()),
+    errors: code.flatMap((c, i) => c.model.toJSON().outputs
+        .filter(o => o.output_type === 'error').map(o => `code cell ${i + 1}: ${o.ename}: ${o.evalue}`)),
+    rendered: panel.content.node.querySelectorAll('.jp-Cell').length,
+    images: [...panel.content.node.querySelectorAll('img')].every(img => img.complete),
+  };
+}"""
+
+# Clear the outputs first, so that an output saved in the repository cannot pass for a fresh one,
+# then Run -> Run All Cells (the menu item runs this same command). The command's promise settles
+# when every cell has run or was cancelled after an error.
+RUN_ALL_JS = """async () => {
+  const app = window.jupyterapp;
+  await app.commands.execute('notebook:clear-all-cell-outputs');
+  window.__e2eRun = 'running';
+  app.commands.execute('notebook:run-all-cells').then(
+      ok => { window.__e2eRun = ok ? 'ok' : 'failed'; },
+      err => { window.__e2eRun = 'error: ' + err; });
+}"""
+
+def _wait_for(page, ok, what:str, timeout:float):
+    "Poll the notebook state until `ok(state)`; fail with the state on a dialog or a timeout."
+    deadline = time.monotonic() + timeout
+    while True:
+        st = page.evaluate(STATE_JS)
+        if st['dialogs']: pytest.fail(f'JupyterLab shows a dialog while {what}:\n' + '\n---\n'.join(st['dialogs']))
+        if ok(st): return st
+        if time.monotonic() > deadline:
+            st.pop('prompts', None)
+            pytest.fail(f'timed out after {timeout:.0f} s {what}; notebook state: {st}')
+        page.wait_for_timeout(500)
+
+def _screenshot(page, path:Path):
+    "Full-page screenshot of the notebook: hide the side bars, grow the window to the notebook's height."
+    page.evaluate("() => { const s = window.jupyterapp.shell; s.collapseLeft(); s.collapseRight(); }")
+    page.wait_for_timeout(300)
+    extra = page.evaluate("""() => {
+      const notebook = window.jupyterapp.shell.currentWidget.content;
+      notebook.activeCellIndex = 0;
+      // JupyterLab 4 的笔记本在 .jp-WindowedPanel-outer 里滚动
+      const outer = notebook.node.querySelector('.jp-WindowedPanel-outer') || notebook.node;
+      outer.scrollTop = 0;
+      return outer.scrollHeight - outer.clientHeight;
+    }""")
+    page.set_viewport_size({'width': VIEWPORT['width'], 'height': VIEWPORT['height'] + max(0, extra) + 40})
+    page.wait_for_timeout(1000)   # 等 Lumino 重新布局、图片重绘
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(VIEWPORT)
+
+
+# ---------------------------------------------------------------- the test
+
+_ANSI = re.compile(r'\x1b\[[0-9;]*m')
+
+def _check_saved(path:Path) -> list:
+    "Problems in a saved notebook: error outputs (with traceback) and code cells not run in order 1, 2, 3, ..."
+    nb = json.loads(path.read_text(encoding='utf-8'))
+    code = [c for c in nb['cells'] if c['cell_type'] == 'code']
+    problems = [f"code cell {i}: {o['ename']}: {o['evalue']}\n" + _ANSI.sub('', '\n'.join(o.get('traceback', [])))
+                for i, c in enumerate(code, 1) for o in c.get('outputs', []) if o['output_type'] == 'error']
+    counts = [c.get('execution_count') for c in code]
+    if counts != list(range(1, len(code) + 1)):   # 新内核按顺序运行全部单元格，编号应当正好是 1..N
+        problems.append(f'execution counts are {counts}, expected 1..{len(code)}')
+    return problems
+
+@pytest.mark.parametrize('name', CHAPTERS)
+def test_chapter_runs_in_jupyterlab(name, browser, lab):
+    "Open the chapter in JupyterLab, run all cells, save; no errors, every code cell executed."
+    # 浏览器语言设为 zh-CN：和读者一样，汉字优先用简体中文字形
+    context = browser.new_context(viewport=VIEWPORT, locale='zh-CN', device_scale_factor=1)
+    page = context.new_page()
+    page_errors = []
+    page.on('pageerror', lambda e: page_errors.append(str(e)))
+    try:
+        # ?reset：从空白工作区开始，不会把上一章的笔记本（和它的内核）一起恢复出来
+        page.goto(f'{lab.url}/lab/tree/{name}?reset&token={lab.token}', wait_until='load', timeout=120_000)
+        page.wait_for_function('() => window.jupyterapp && window.jupyterapp.shell.currentWidget', timeout=120_000)
+        st = _wait_for(page, lambda s: s['ready'] and s['path'] == name and s['kernel'] == 'idle',
+                       'opening the notebook and starting its kernel', 120)
+        assert st['sessions'] == 1, f'{st["sessions"]} kernel sessions are open, expected only {name}'
+        assert st['rendered'] > 0
+        if LOCALE.startswith('zh'):
+            menus = page.locator('#jp-menu-panel .lm-MenuBar-itemLabel').all_inner_texts()
+            assert '文件' in menus, f'the UI is not in Chinese; menu bar: {menus}'
+
+        started = time.monotonic()
+        page.evaluate(RUN_ALL_JS)
+        st = _wait_for(page, lambda s: s['run'] != 'running' and s['kernel'] == 'idle'
+                       and not any(p.startswith('[*]') for p in s['prompts']),
+                       'running all cells', NB_TIMEOUT)
+        print(f'{name}: ran {st["cells"]} code cells in {time.monotonic() - started:.1f} s ({st["run"]})')
+
+        # 保存到临时副本，再读回 JSON 检查：这就是 Jupyter 写到磁盘上的结果
+        page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+        page.wait_for_function('() => !window.jupyterapp.shell.currentWidget.context.model.dirty', timeout=60_000)
+        saved = lab.root/name
+        shutil.copy(saved, ARTIFACTS/name)
+        _wait_for(page, lambda s: s['images'], 'loading the output images', 60)
+        _screenshot(page, ARTIFACTS/f'{Path(name).stem}.png')
+
+        # 学习者看到的：每个代码单元格的提示符都是 [编号]:，没有 [ ]: 或 [*]:
+        not_run = [f'code cell {i}: {p}' for i, p in enumerate(st['prompts'], 1) if not re.fullmatch(r'\[\d+\]:', p)]
+        problems = ([f'on screen: {p}' for p in st['errors'] + not_run]
+                    + [f'in the saved notebook: {p}' for p in _check_saved(saved)])
+        if st['run'] != 'ok' or problems:
+            pytest.fail(f'{name} did not run cleanly in JupyterLab (Run All: {st["run"]}):\n' + '\n'.join(problems)
+                        + (f'\nJavaScript errors in the page: {page_errors}' if page_errors else ''))
+    finally:
+        # 关掉这一章的内核和标签页，下一章从干净的状态开始
+        try:
+            page.evaluate("""async () => {
+              const panel = window.jupyterapp.shell.currentWidget;
+              if (panel && panel.sessionContext) await panel.sessionContext.shutdown();
+              await window.jupyterapp.commands.execute('application:close-all');
+            }""")
+        except Exception: pass
+        context.close()
