@@ -5,11 +5,11 @@
 # %% auto #0
 __all__ = ['DeviceError', 'UnknownDeviceError', 'available_devices', 'get_device', 'limit_threads_in_tests']
 
-# %% ../nbs/03_device.ipynb #7dbc4f47
+# %% ../nbs/03_device.ipynb #ae73275d
 import os
 import torch
 
-# %% ../nbs/03_device.ipynb #07ac1c57
+# %% ../nbs/03_device.ipynb #685d4a7e
 class DeviceError(RuntimeError):
     "The requested device is not available on this machine."
 
@@ -43,7 +43,7 @@ def _check(name:str) -> torch.device:
         raise UnknownDeviceError(f'不支持的设备类型 "{name}"。{hint}')
     return dev
 
-# %% ../nbs/03_device.ipynb #a58edfa3
+# %% ../nbs/03_device.ipynb #fec36272
 _NAMES = {'cuda': 'CUDA', 'mps': 'MPS', 'cpu': 'CPU'}
 
 def get_device(name=None,  # 'cuda'、'cuda:1'、'mps'、'cpu'、'auto' 或 `torch.device`；None 时读环境变量 MNIST_NB_DEVICE
@@ -57,7 +57,7 @@ def get_device(name=None,  # 'cuda'、'cuda:1'、'mps'、'cpu'、'auto' 或 `tor
         print(f'当前设备：{dev}')
     return dev
 
-# %% ../nbs/03_device.ipynb #45a77a90
+# %% ../nbs/03_device.ipynb #571670f6
 def limit_threads_in_tests() -> int:
     "Under `nbdev_test` (env `IN_TEST`), use one CPU thread per process unless `OMP_NUM_THREADS` is set; return the count."
     if os.environ.get('IN_TEST') and not os.environ.get('OMP_NUM_THREADS'): torch.set_num_threads(1)

@@ -5,11 +5,11 @@
 # %% auto #0
 __all__ = ['test']
 
-# %% ../nbs/05_test.ipynb #ec712977
+# %% ../nbs/05_test.ipynb #a047a475
 import torch
 import torch.nn.functional as F
 
-# %% ../nbs/05_test.ipynb #39369c3b
+# %% ../nbs/05_test.ipynb #b2259fc3
 def test(model,  # 要评估的模型
          device,  # 模型所在的设备
          test_loader,  # 产生 `(data, target)` 批次的测试数据

@@ -7,7 +7,7 @@ __all__ = ['ARCHS', 'progress_bar', 'log', 'train', 'set_seed', 'fit', 'ModelFil
            'load_model', 'save_model', 'train_mnist', 'UsageError', 'check_positive', 'run_cli', 'command',
            'mnist_nb_train']
 
-# %% ../nbs/04_train.ipynb #586478d0
+# %% ../nbs/04_train.ipynb #411939da
 import math, os, pickle, random, sys, time
 from datetime import datetime
 from pathlib import Path
@@ -24,7 +24,7 @@ from .network import Net
 from .device import get_device, available_devices, DeviceError, UnknownDeviceError
 from .testing import test
 
-# %% ../nbs/04_train.ipynb #9688bacd
+# %% ../nbs/04_train.ipynb #ab5f5248
 def progress_bar(iterable,  # 要遍历的对象，例如一个 DataLoader
                  desc:str='',  # 进度条前面的文字
                 ):
@@ -37,7 +37,7 @@ def log(msg:str):
     from tqdm.auto import tqdm
     tqdm.write(msg, file=sys.stdout)
 
-# %% ../nbs/04_train.ipynb #64b08577
+# %% ../nbs/04_train.ipynb #4c382b86
 def train(model,  # 要训练的模型
           device,  # 模型所在的设备
           train_loader,  # 产生 `(data, target)` 批次的训练数据
@@ -63,7 +63,7 @@ def train(model,  # 要训练的模型
             log(f'Epoch: {epoch} [{batch_idx * len(data)}/{len(train_loader.dataset)}] Loss: {loss.item():.6f}')
     return total.item() / seen
 
-# %% ../nbs/04_train.ipynb #b4c56b77
+# %% ../nbs/04_train.ipynb #24601cfb
 def set_seed(seed:int=0):
     "Seed Python's, NumPy's (if present) and PyTorch's random number generators."
     random.seed(seed)
@@ -73,7 +73,7 @@ def set_seed(seed:int=0):
         np.random.seed(seed)
     except ImportError: pass
 
-# %% ../nbs/04_train.ipynb #5d1a6d42
+# %% ../nbs/04_train.ipynb #2c2f1809
 def fit(model,  # 要训练的模型
         device,  # 模型所在的设备
         train_loader,  # 训练数据
@@ -98,7 +98,7 @@ def fit(model,  # 要训练的模型
     if verbose: print(f'\n总耗时: {time.perf_counter() - start:.2f} 秒')
     return history
 
-# %% ../nbs/04_train.ipynb #89acba48
+# %% ../nbs/04_train.ipynb #b4dd7482
 class ModelFileError(RuntimeError):
     "A model file is missing, unreadable, unsafe, or holds a network this project does not know."
 
@@ -128,7 +128,7 @@ def save_checkpoint(path,  # 目标文件，例如 'mnist_model.pth'
     _atomic_save(ckpt, path)
     return path
 
-# %% ../nbs/04_train.ipynb #c0013770
+# %% ../nbs/04_train.ipynb #0ecdcbb8
 def load_checkpoint(path,  # 模型文件：本项目的检查点，或教程那样只存了 `state_dict` 的文件
                     device='cpu',  # 张量加载到哪个设备
                    ) -> dict:
@@ -172,7 +172,7 @@ def save_model(model,  # 要保存的模型
     "Save `model` to `path` as a checkpoint (no optimizer state); return the path."
     return save_checkpoint(path, model, **meta)
 
-# %% ../nbs/04_train.ipynb #881b8f58
+# %% ../nbs/04_train.ipynb #8d12f76c
 def train_mnist(epochs:int=5,  # 训练轮数
                 batch_size:int=64,  # 训练时每批的图片数
                 lr:float=1e-3,  # Adam 的学习率
@@ -212,7 +212,7 @@ def train_mnist(epochs:int=5,  # 训练轮数
     if save and verbose: print(f'模型已保存到 {save}')
     return model, history
 
-# %% ../nbs/04_train.ipynb #51f8b092
+# %% ../nbs/04_train.ipynb #1f6d1003
 class UsageError(ValueError):
     "A command-line option has a value that cannot work."
 
@@ -267,7 +267,7 @@ def command(func):
         run_cli(func, debug=debug, **args)   # 不返回结果：控制台脚本会把返回值当作退出状态
     return main
 
-# %% ../nbs/04_train.ipynb #8f4b7c4c
+# %% ../nbs/04_train.ipynb #5a6a8fd8
 @command
 def mnist_nb_train(epochs:int=5,  # 训练轮数
                    batch_size:int=64,  # 训练时每批的图片数

@@ -5,11 +5,11 @@
 # %% auto #0
 __all__ = ['MNIST_MEAN', 'MNIST_STD', 'mnist_transform', 'pixel_stats']
 
-# %% ../nbs/00_transforms.ipynb #df9a6f13
+# %% ../nbs/00_transforms.ipynb #69f41a38
 import torch
 from torchvision import transforms
 
-# %% ../nbs/00_transforms.ipynb #e52d5885
+# %% ../nbs/00_transforms.ipynb #220ffda7
 MNIST_MEAN = 0.1307  # MNIST 训练集像素的均值（像素已缩放到 [0, 1]）
 MNIST_STD = 0.3081   # MNIST 训练集像素的标准差
 
@@ -19,7 +19,7 @@ def mnist_transform(mean:float=MNIST_MEAN,  # 标准化用的均值
     "The tutorial's preprocessing: `ToTensor`, then `Normalize` with MNIST's mean and std."
     return transforms.Compose([transforms.ToTensor(), transforms.Normalize((mean,), (std,))])
 
-# %% ../nbs/00_transforms.ipynb #bffa7a0d
+# %% ../nbs/00_transforms.ipynb #393cab7e
 def pixel_stats(images:torch.Tensor,  # `uint8` 图片，形状任意，例如 `[N, 28, 28]`
                ) -> tuple:
     "Mean and standard deviation of all pixels of `images`, after scaling them to [0, 1]."
