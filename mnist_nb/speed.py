@@ -6,7 +6,7 @@
 __all__ = ['mnist_tensors', 'TensorLoader', 'fast_loaders', 'run_recipe', 'fast_adam_kwargs', 'compare', 'batch_size_sweep',
            'mnist_nb_bench']
 
-# %% ../nbs/07_speed.ipynb #3c1573fd
+# %% ../nbs/07_speed.ipynb #c2f8921c
 import json, math, os, platform, time
 
 import torch
@@ -21,7 +21,7 @@ from .device import get_device, available_devices
 from .training import set_seed, fit, train, command, check_positive
 from .testing import test
 
-# %% ../nbs/07_speed.ipynb #f2ae734d
+# %% ../nbs/07_speed.ipynb #0302eaa5
 def mnist_tensors(data_dir=None,  # 数据目录；默认见第 1 章
                   train:bool=True,  # True 取训练集，False 取测试集
                   device='cpu',  # 张量放在哪个设备上
@@ -31,7 +31,7 @@ def mnist_tensors(data_dir=None,  # 数据目录；默认见第 1 章
     x = ((ds.data.to(torch.float32) / 255 - MNIST_MEAN) / MNIST_STD).unsqueeze(1)
     return x.to(device), ds.targets.to(device)
 
-# %% ../nbs/07_speed.ipynb #afd86c40
+# %% ../nbs/07_speed.ipynb #33ac53c2
 class TensorLoader:
     "Iterate `(data, target)` batches over tensors already in memory, reshuffling every epoch if asked."
     def __init__(self,
@@ -59,7 +59,7 @@ class TensorLoader:
             idx = order[i:i+bs]
             yield self.data[idx], self.targets[idx]
 
-# %% ../nbs/07_speed.ipynb #16d4d31a
+# %% ../nbs/07_speed.ipynb #89efb5af
 def fast_loaders(data_dir=None,  # 数据目录；默认见第 1 章
                  batch_size:int=64,  # 训练集每批的图片数
                  test_batch_size:int=1000,  # 测试集每批的图片数
@@ -71,7 +71,7 @@ def fast_loaders(data_dir=None,  # 数据目录；默认见第 1 章
     xt, yt = mnist_tensors(data_dir, train=False, device=device)
     return TensorLoader(x, y, batch_size, shuffle=True, seed=seed), TensorLoader(xt, yt, test_batch_size)
 
-# %% ../nbs/07_speed.ipynb #e9393eb5
+# %% ../nbs/07_speed.ipynb #0501453b
 def run_recipe(loaders,  # `(train_loader, test_loader)`
                device,  # 设备
                epochs:int=5,  # 训练轮数
@@ -94,7 +94,7 @@ def run_recipe(loaders,  # `(train_loader, test_loader)`
     finally: torch.set_num_threads(before)
     return dict(seconds=seconds, accuracy=history[-1]['accuracy'], history=history)
 
-# %% ../nbs/07_speed.ipynb #f29235af
+# %% ../nbs/07_speed.ipynb #a0a4bdb6
 def fast_adam_kwargs(device) -> dict:
     "`{'fused': True}` when this PyTorch has a fused Adam for `device`, else `{}`."
     try:
@@ -102,7 +102,7 @@ def fast_adam_kwargs(device) -> dict:
         return {'fused': True}
     except (RuntimeError, TypeError, ValueError): return {}
 
-# %% ../nbs/07_speed.ipynb #feea47e6
+# %% ../nbs/07_speed.ipynb #02b22002
 def compare(epochs:int=5,  # 训练轮数
             batch_size:int=64,  # 训练时每批的图片数
             device=None,  # 设备名；None 表示自动选择
@@ -119,7 +119,7 @@ def compare(epochs:int=5,  # 训练轮数
                 tutorial_acc=round(slow['accuracy'], 2), fast_acc=round(fast['accuracy'], 2),
                 epochs=epochs, batch_size=batch_size, device=str(dev), torch=str(torch.__version__))
 
-# %% ../nbs/07_speed.ipynb #f7ac7d55
+# %% ../nbs/07_speed.ipynb #8db63be4
 def batch_size_sweep(devices=None,  # 设备名列表；默认 CPU 加上可用的加速器
                      batch_sizes=(64, 128, 256, 512),  # 要比较的批大小
                      epochs:int=5,  # 每个配置训练几轮
@@ -135,7 +135,7 @@ def batch_size_sweep(devices=None,  # 设备名列表；默认 CPU 加上可用�
             rows.append(dict(device=str(dev), batch_size=bs, epoch_s=r['seconds'] / epochs, accuracy=r['accuracy']))
     return rows
 
-# %% ../nbs/07_speed.ipynb #1eecf3e4
+# %% ../nbs/07_speed.ipynb #9bee657c
 @command
 def mnist_nb_bench(epochs:int=5,  # 训练轮数
                    batch_size:int=64,  # 训练时每批的图片数

@@ -7,7 +7,7 @@ __all__ = ['ARCHS', 'progress_bar', 'log', 'train', 'set_seed', 'fit', 'ModelFil
            'load_model', 'save_model', 'train_mnist', 'UsageError', 'check_positive', 'run_cli', 'command',
            'mnist_nb_train']
 
-# %% ../nbs/04_train.ipynb #411939da
+# %% ../nbs/04_train.ipynb #ef7fe0a7
 import math, os, pickle, random, sys, time
 from datetime import datetime
 from pathlib import Path
@@ -24,7 +24,7 @@ from .network import Net
 from .device import get_device, available_devices, DeviceError, UnknownDeviceError
 from .testing import test
 
-# %% ../nbs/04_train.ipynb #ab5f5248
+# %% ../nbs/04_train.ipynb #8e0abea9
 def progress_bar(iterable,  # 要遍历的对象，例如一个 DataLoader
                  desc:str='',  # 进度条前面的文字
                 ):
@@ -32,12 +32,15 @@ def progress_bar(iterable,  # 要遍历的对象，例如一个 DataLoader
     from tqdm.auto import tqdm
     return tqdm(iterable, desc=desc, leave=False, file=sys.stderr, dynamic_ncols=True)
 
-def log(msg:str):
-    "Print `msg` without breaking a progress bar that may be on screen."
+def log(msg:str,  # 要打印的一行
+        progress:bool=False,  # 屏幕上是否可能有进度条
+       ):
+    "Print `msg`; with a progress bar on screen, print it through tqdm so the bar is not broken."
+    if not progress: return print(msg)
     from tqdm.auto import tqdm
     tqdm.write(msg, file=sys.stdout)
 
-# %% ../nbs/04_train.ipynb #4c382b86
+# %% ../nbs/04_train.ipynb #e9f83782
 def train(model,  # 要训练的模型
           device,  # 模型所在的设备
           train_loader,  # 产生 `(data, target)` 批次的训练数据
@@ -60,10 +63,10 @@ def train(model,  # 要训练的模型
         optimizer.step()
         total += loss.detach() * len(data); seen += len(data)   # 留在设备上累加：不必每批都等 GPU 算完
         if verbose and batch_idx % log_interval == 0:
-            log(f'Epoch: {epoch} [{batch_idx * len(data)}/{len(train_loader.dataset)}] Loss: {loss.item():.6f}')
+            log(f'Epoch: {epoch} [{batch_idx * len(data)}/{len(train_loader.dataset)}] Loss: {loss.item():.6f}', progress)
     return total.item() / seen
 
-# %% ../nbs/04_train.ipynb #24601cfb
+# %% ../nbs/04_train.ipynb #ef7d282d
 def set_seed(seed:int=0):
     "Seed Python's, NumPy's (if present) and PyTorch's random number generators."
     random.seed(seed)
@@ -73,7 +76,7 @@ def set_seed(seed:int=0):
         np.random.seed(seed)
     except ImportError: pass
 
-# %% ../nbs/04_train.ipynb #2c2f1809
+# %% ../nbs/04_train.ipynb #f8ed1615
 def fit(model,  # 要训练的模型
         device,  # 模型所在的设备
         train_loader,  # 训练数据
@@ -98,7 +101,7 @@ def fit(model,  # 要训练的模型
     if verbose: print(f'\n总耗时: {time.perf_counter() - start:.2f} 秒')
     return history
 
-# %% ../nbs/04_train.ipynb #b4dd7482
+# %% ../nbs/04_train.ipynb #f48f515d
 class ModelFileError(RuntimeError):
     "A model file is missing, unreadable, unsafe, or holds a network this project does not know."
 
@@ -128,7 +131,7 @@ def save_checkpoint(path,  # 目标文件，例如 'mnist_model.pth'
     _atomic_save(ckpt, path)
     return path
 
-# %% ../nbs/04_train.ipynb #0ecdcbb8
+# %% ../nbs/04_train.ipynb #a2367fa3
 def load_checkpoint(path,  # 模型文件：本项目的检查点，或教程那样只存了 `state_dict` 的文件
                     device='cpu',  # 张量加载到哪个设备
                    ) -> dict:
@@ -172,7 +175,7 @@ def save_model(model,  # 要保存的模型
     "Save `model` to `path` as a checkpoint (no optimizer state); return the path."
     return save_checkpoint(path, model, **meta)
 
-# %% ../nbs/04_train.ipynb #8d12f76c
+# %% ../nbs/04_train.ipynb #2a008f1e
 def train_mnist(epochs:int=5,  # 训练轮数
                 batch_size:int=64,  # 训练时每批的图片数
                 lr:float=1e-3,  # Adam 的学习率
@@ -212,7 +215,7 @@ def train_mnist(epochs:int=5,  # 训练轮数
     if save and verbose: print(f'模型已保存到 {save}')
     return model, history
 
-# %% ../nbs/04_train.ipynb #1f6d1003
+# %% ../nbs/04_train.ipynb #9c35ee81
 class UsageError(ValueError):
     "A command-line option has a value that cannot work."
 
@@ -267,7 +270,7 @@ def command(func):
         run_cli(func, debug=debug, **args)   # 不返回结果：控制台脚本会把返回值当作退出状态
     return main
 
-# %% ../nbs/04_train.ipynb #5a6a8fd8
+# %% ../nbs/04_train.ipynb #73b73938
 @command
 def mnist_nb_train(epochs:int=5,  # 训练轮数
                    batch_size:int=64,  # 训练时每批的图片数
