@@ -7,7 +7,7 @@ __all__ = ['ARCHS', 'progress_bar', 'log', 'train', 'set_seed', 'fit', 'ModelFil
            'load_model', 'save_model', 'train_mnist', 'UsageError', 'check_positive', 'run_cli', 'command',
            'mnist_nb_train']
 
-# %% ../nbs/04_train.ipynb #ef7fe0a7
+# %% ../nbs/04_train.ipynb #61337d23
 import math, os, pickle, random, sys, time
 from datetime import datetime
 from pathlib import Path
@@ -24,13 +24,15 @@ from .network import Net
 from .device import get_device, available_devices, DeviceError, UnknownDeviceError
 from .testing import test
 
-# %% ../nbs/04_train.ipynb #8e0abea9
+# %% ../nbs/04_train.ipynb #24e7191f
 def progress_bar(iterable,  # 要遍历的对象，例如一个 DataLoader
                  desc:str='',  # 进度条前面的文字
                 ):
-    "Wrap `iterable` in a tqdm progress bar (a widget in Jupyter, text on stderr in a terminal)."
+    "Wrap `iterable` in a tqdm progress bar (a widget in Jupyter, text on stderr in a terminal, none in a log file)."
     from tqdm.auto import tqdm
-    return tqdm(iterable, desc=desc, leave=False, file=sys.stderr, dynamic_ncols=True)
+    in_notebook = tqdm.__module__.endswith('notebook')
+    return tqdm(iterable, desc=desc, leave=False, file=sys.stderr, dynamic_ncols=True,
+                disable=False if in_notebook else None)   # None：输出不是终端（例如重定向到日志文件）时不画进度条
 
 def log(msg:str,  # 要打印的一行
         progress:bool=False,  # 屏幕上是否可能有进度条
@@ -40,7 +42,7 @@ def log(msg:str,  # 要打印的一行
     from tqdm.auto import tqdm
     tqdm.write(msg, file=sys.stdout)
 
-# %% ../nbs/04_train.ipynb #e9f83782
+# %% ../nbs/04_train.ipynb #cbbf3de7
 def train(model,  # 要训练的模型
           device,  # 模型所在的设备
           train_loader,  # 产生 `(data, target)` 批次的训练数据
@@ -66,7 +68,7 @@ def train(model,  # 要训练的模型
             log(f'Epoch: {epoch} [{batch_idx * len(data)}/{len(train_loader.dataset)}] Loss: {loss.item():.6f}', progress)
     return total.item() / seen
 
-# %% ../nbs/04_train.ipynb #ef7d282d
+# %% ../nbs/04_train.ipynb #3b644b31
 def set_seed(seed:int=0):
     "Seed Python's, NumPy's (if present) and PyTorch's random number generators."
     random.seed(seed)
@@ -76,7 +78,7 @@ def set_seed(seed:int=0):
         np.random.seed(seed)
     except ImportError: pass
 
-# %% ../nbs/04_train.ipynb #f8ed1615
+# %% ../nbs/04_train.ipynb #bc36ba2f
 def fit(model,  # 要训练的模型
         device,  # 模型所在的设备
         train_loader,  # 训练数据
@@ -101,7 +103,7 @@ def fit(model,  # 要训练的模型
     if verbose: print(f'\n总耗时: {time.perf_counter() - start:.2f} 秒')
     return history
 
-# %% ../nbs/04_train.ipynb #f48f515d
+# %% ../nbs/04_train.ipynb #cf793171
 class ModelFileError(RuntimeError):
     "A model file is missing, unreadable, unsafe, or holds a network this project does not know."
 
@@ -131,7 +133,7 @@ def save_checkpoint(path,  # 目标文件，例如 'mnist_model.pth'
     _atomic_save(ckpt, path)
     return path
 
-# %% ../nbs/04_train.ipynb #a2367fa3
+# %% ../nbs/04_train.ipynb #b755267d
 def load_checkpoint(path,  # 模型文件：本项目的检查点，或教程那样只存了 `state_dict` 的文件
                     device='cpu',  # 张量加载到哪个设备
                    ) -> dict:
@@ -175,7 +177,7 @@ def save_model(model,  # 要保存的模型
     "Save `model` to `path` as a checkpoint (no optimizer state); return the path."
     return save_checkpoint(path, model, **meta)
 
-# %% ../nbs/04_train.ipynb #2a008f1e
+# %% ../nbs/04_train.ipynb #a16ca714
 def train_mnist(epochs:int=5,  # 训练轮数
                 batch_size:int=64,  # 训练时每批的图片数
                 lr:float=1e-3,  # Adam 的学习率
@@ -215,7 +217,7 @@ def train_mnist(epochs:int=5,  # 训练轮数
     if save and verbose: print(f'模型已保存到 {save}')
     return model, history
 
-# %% ../nbs/04_train.ipynb #9c35ee81
+# %% ../nbs/04_train.ipynb #5317db86
 class UsageError(ValueError):
     "A command-line option has a value that cannot work."
 
@@ -270,7 +272,7 @@ def command(func):
         run_cli(func, debug=debug, **args)   # 不返回结果：控制台脚本会把返回值当作退出状态
     return main
 
-# %% ../nbs/04_train.ipynb #73b73938
+# %% ../nbs/04_train.ipynb #fb955ee5
 @command
 def mnist_nb_train(epochs:int=5,  # 训练轮数
                    batch_size:int=64,  # 训练时每批的图片数
