@@ -5,16 +5,16 @@
 # %% auto #0
 __all__ = ['CNN', 'ScheduledOptimizer', 'make_optimizer', 'random_shift', 'ShiftLoader', 'train_cnn']
 
-# %% ../nbs/09_cnn.ipynb #a2329678
+# %% ../nbs/09_cnn.ipynb #208e5897
 import torch
 from torch import nn, optim
 import torch.nn.functional as F
 
 from .device import get_device
-from .training import ARCHS, set_seed, fit, save_checkpoint
+from .training import set_seed, fit, save_checkpoint, as_curves
 from .speed import fast_loaders, fast_adam_kwargs
 
-# %% ../nbs/09_cnn.ipynb #3ced38b8
+# %% ../nbs/09_cnn.ipynb #62619084
 def _block(c_in, c_out, bn):
     "3x3 conv, 2x2 max pool, optional BatchNorm, ReLU."
     layers = [nn.Conv2d(c_in, c_out, 3, padding=1, bias=not bn), nn.MaxPool2d(2)]
@@ -37,7 +37,7 @@ class CNN(nn.Module):
         x = self.block2(self.block1(x.view(-1, 1, 28, 28)))
         return self.fc(x.flatten(1))     # [N, 10]，未经 softmax 的 logits
 
-# %% ../nbs/09_cnn.ipynb #9aa6880c
+# %% ../nbs/09_cnn.ipynb #9c3fb7e6
 class ScheduledOptimizer:
     "An optimizer whose `step()` also steps a per-batch learning-rate scheduler, so `fit` can drive OneCycleLR."
     def __init__(self,
@@ -66,10 +66,7 @@ def make_optimizer(model,  # 要训练的模型
     sched = optim.lr_scheduler.OneCycleLR(opt, max_lr=max_lr, total_steps=steps) if one_cycle else None
     return ScheduledOptimizer(opt, sched)
 
-# %% ../nbs/09_cnn.ipynb #b4ecc5c4
-ARCHS['cnn'] = CNN    # 让第 4 章的 `load_model` 认识结构名为 'cnn' 的检查点
-
-# %% ../nbs/09_cnn.ipynb #724df8ba
+# %% ../nbs/09_cnn.ipynb #76e9640a
 def random_shift(x:torch.Tensor,  # 一批图片，`[N, 1, 28, 28]`
                  max_shift:int=2,  # 最多平移几个像素
                  generator=None,  # 随机数生成器；None 表示用全局的
@@ -99,7 +96,7 @@ class ShiftLoader:
     def __iter__(self):
         for data, target in self.loader: yield random_shift(data, self.max_shift, self.generator), target
 
-# %% ../nbs/09_cnn.ipynb #ff60b788
+# %% ../nbs/09_cnn.ipynb #3a6f18c0
 def train_cnn(epochs:int=2,  # 训练轮数
               batch_size:int=128,  # 训练时每批的图片数
               max_lr:float=0.01,  # 一周期学习率的峰值
@@ -113,9 +110,10 @@ def train_cnn(epochs:int=2,  # 训练轮数
               lr:float=1e-3,  # 不用一周期学习率时的固定学习率
               channels_last:bool=True,  # 模型和数据是否用 NHWC 的内存排列
               shift:int=0,  # 数据增强：训练图片随机平移的最大像素数；0 表示不增强
-              c1:int=16,  # 第一层卷积的通道数（`load_model` 只认默认的 16）
-              c2:int=32,  # 第二层卷积的通道数（`load_model` 只认默认的 32）
+              c1:int=16,  # 第一层卷积的通道数
+              c2:int=32,  # 第二层卷积的通道数
               progress:bool=False,  # 是否显示进度条
+              live=False,  # True（或一个 `LiveCurves`）：在 Jupyter 里边训练边画曲线（第 4 章）
              ):
     "Train a fresh `CNN` on MNIST with the in-memory loaders; return `(model, history)`."
     set_seed(seed)
@@ -125,10 +123,13 @@ def train_cnn(epochs:int=2,  # 训练轮数
     model = CNN(c1, c2, bn=bn).to(dev)
     if channels_last: model = model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, epochs * len(train_loader), max_lr, one_cycle, lr, dev)
-    def checkpoint(r):
-        if save: save_checkpoint(save, model, optimizer, arch='cnn', epochs=r['epoch'], accuracy=r['accuracy'],
-                                 test_loss=r['test_loss'], batch_size=batch_size, max_lr=max_lr, seed=seed, shift=shift, c1=c1, c2=c2)
-    history = fit(model, dev, train_loader, test_loader, optimizer, epochs, verbose=verbose,
-                  progress=progress, on_epoch_end=checkpoint)
+    curves = as_curves(live, epochs)
+    def epoch_end(r):
+        if save: save_checkpoint(save, model, optimizer, arch='cnn', arch_kwargs=dict(c1=c1, c2=c2, bn=bn),
+                                 epochs=r['epoch'], accuracy=r['accuracy'], test_loss=r['test_loss'],
+                                 batch_size=batch_size, max_lr=max_lr, seed=seed, shift=shift)
+        if curves: curves(r)
+    history = fit(model, dev, train_loader, test_loader, optimizer, epochs, verbose=verbose, progress=progress,
+                  on_epoch_end=epoch_end, on_batch=curves.add_batch if curves else None)
     if save and verbose: print(f'模型已保存到 {save}')
     return model, history

@@ -6,7 +6,7 @@
 __all__ = ['STEP_LABELS', 'IMAGE_EXTS', 'DigitImageError', 'load_image', 'to_gray', 'digit_steps', 'preprocess_digit',
            'plot_steps', 'Prediction', 'as_batch', 'predict', 'image_files', 'format_prediction', 'mnist_nb_predict']
 
-# %% ../nbs/08_predict.ipynb #049b9eef
+# %% ../nbs/08_predict.ipynb #31951424
 import json, os, sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +22,7 @@ from .transforms import MNIST_MEAN, MNIST_STD
 from .training import load_model, command, UsageError
 from .visualize import label
 
-# %% ../nbs/08_predict.ipynb #80353d3f
+# %% ../nbs/08_predict.ipynb #758792ec
 class DigitImageError(ValueError):
     "An image cannot be read, or holds no digit that could be recognized."
 
@@ -56,7 +56,7 @@ def load_image(src,  # 图片文件的路径、PIL 图片，或 numpy 数组
     except Exception as e: raise DigitImageError(f'无法读取这张图片，文件可能损坏或不完整（{type(e).__name__}）。') from None
     return im
 
-# %% ../nbs/08_predict.ipynb #69bb6a09
+# %% ../nbs/08_predict.ipynb #4749216e
 def to_gray(im:Image.Image,  # 任意模式的 PIL 图片
            ) -> np.ndarray:
     "The image as a float32 `[H, W]` array in [0, 1] (0 = black), transparent areas filled with a contrasting colour."
@@ -67,7 +67,7 @@ def to_gray(im:Image.Image,  # 任意模式的 PIL 图片
         return g * a + under * (1 - a)
     return np.asarray(im.convert('L'), dtype=np.float32) / 255
 
-# %% ../nbs/08_predict.ipynb #7e432f3f
+# %% ../nbs/08_predict.ipynb #d9bf3f5f
 def _border(x:np.ndarray) -> np.ndarray:
     "The pixels on the four edges of `x`."
     return np.concatenate([x[0], x[-1], x[1:-1, 0], x[1:-1, -1]])
@@ -123,7 +123,7 @@ def preprocess_digit(img,  # 图片文件的路径、PIL 图片，或 numpy 数�
     x = torch.from_numpy(digit_steps(img, size=size, threshold=threshold)[-1][1])
     return ((x - MNIST_MEAN) / MNIST_STD).unsqueeze(0)
 
-# %% ../nbs/08_predict.ipynb #f93c9f99
+# %% ../nbs/08_predict.ipynb #eabc0ad3
 STEP_LABELS = {  # 步骤名: (中文标题, 英文标题)
     'original': ('原图', 'original'), 'gray': ('灰度', 'greyscale'),
     'inverted': ('反色', 'inverted'), 'not_inverted': ('本来就是暗底', 'already dark'),
@@ -151,7 +151,7 @@ def plot_steps(images,  # 一张图片，或一组图片（路径、PIL 图片�
     fig.tight_layout()
     return fig
 
-# %% ../nbs/08_predict.ipynb #4f9d3302
+# %% ../nbs/08_predict.ipynb #c3479fb2
 @dataclass
 class Prediction:
     "One image's result: the predicted digit and the top-k `(digit, probability)` pairs, most likely first."
@@ -199,7 +199,7 @@ def predict(model,  # 训练好的模型
     p, d = probs.topk(k, dim=1)
     return [Prediction(int(di[0]), [(int(a), float(b)) for a, b in zip(di, pi)]) for di, pi in zip(d, p)]
 
-# %% ../nbs/08_predict.ipynb #dd33e542
+# %% ../nbs/08_predict.ipynb #f22029a2
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.bmp', '.gif', '.webp')
 
 def image_files(path,  # 图片文件或目录
@@ -222,7 +222,7 @@ def format_prediction(file,  # 图片文件名
                            'top': [{'digit': d, 'prob': round(p, 6)} for d, p in pred.top]}, ensure_ascii=False)
     return f'{file}\t{pred.digit}\t' + ' '.join(f'{d}:{p:.1%}' for d, p in pred.top)
 
-# %% ../nbs/08_predict.ipynb #79e3eb4d
+# %% ../nbs/08_predict.ipynb #812b815a
 @command
 def mnist_nb_predict(images:Param('图片文件或目录（目录表示其中所有的图片文件），可以给多个', str, nargs='+'),
                      model:str='mnist_model.pth',  # 用 mnist_nb_train 保存的模型文件

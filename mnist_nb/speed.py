@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['mnist_tensors', 'TensorLoader', 'fast_loaders', 'run_recipe', 'fast_adam_kwargs', 'compare', 'batch_size_sweep',
-           'mnist_nb_bench']
+           'bench_cnn', 'bench_model', 'mnist_nb_bench']
 
-# %% ../nbs/07_speed.ipynb #c2f8921c
+# %% ../nbs/07_speed.ipynb #0509391d
 import json, math, os, platform, time
 
 import torch
@@ -18,10 +18,10 @@ from .transforms import MNIST_MEAN, MNIST_STD
 from .loaders import get_mnist, mnist_loaders
 from .network import Net
 from .device import get_device, available_devices
-from .training import set_seed, fit, train, command, check_positive
+from .training import set_seed, fit, train, command, check_positive, command_argv, load_model, load_checkpoint, UsageError
 from .testing import test
 
-# %% ../nbs/07_speed.ipynb #0302eaa5
+# %% ../nbs/07_speed.ipynb #109470ca
 def mnist_tensors(data_dir=None,  # 数据目录；默认见第 1 章
                   train:bool=True,  # True 取训练集，False 取测试集
                   device='cpu',  # 张量放在哪个设备上
@@ -31,7 +31,7 @@ def mnist_tensors(data_dir=None,  # 数据目录；默认见第 1 章
     x = ((ds.data.to(torch.float32) / 255 - MNIST_MEAN) / MNIST_STD).unsqueeze(1)
     return x.to(device), ds.targets.to(device)
 
-# %% ../nbs/07_speed.ipynb #33ac53c2
+# %% ../nbs/07_speed.ipynb #b800e8ad
 class TensorLoader:
     "Iterate `(data, target)` batches over tensors already in memory, reshuffling every epoch if asked."
     def __init__(self,
@@ -59,7 +59,7 @@ class TensorLoader:
             idx = order[i:i+bs]
             yield self.data[idx], self.targets[idx]
 
-# %% ../nbs/07_speed.ipynb #89efb5af
+# %% ../nbs/07_speed.ipynb #93532f21
 def fast_loaders(data_dir=None,  # 数据目录；默认见第 1 章
                  batch_size:int=64,  # 训练集每批的图片数
                  test_batch_size:int=1000,  # 测试集每批的图片数
@@ -71,7 +71,7 @@ def fast_loaders(data_dir=None,  # 数据目录；默认见第 1 章
     xt, yt = mnist_tensors(data_dir, train=False, device=device)
     return TensorLoader(x, y, batch_size, shuffle=True, seed=seed), TensorLoader(xt, yt, test_batch_size)
 
-# %% ../nbs/07_speed.ipynb #0501453b
+# %% ../nbs/07_speed.ipynb #648be1d1
 def run_recipe(loaders,  # `(train_loader, test_loader)`
                device,  # 设备
                epochs:int=5,  # 训练轮数
@@ -94,7 +94,7 @@ def run_recipe(loaders,  # `(train_loader, test_loader)`
     finally: torch.set_num_threads(before)
     return dict(seconds=seconds, accuracy=history[-1]['accuracy'], history=history)
 
-# %% ../nbs/07_speed.ipynb #a0a4bdb6
+# %% ../nbs/07_speed.ipynb #ae912241
 def fast_adam_kwargs(device) -> dict:
     "`{'fused': True}` when this PyTorch has a fused Adam for `device`, else `{}`."
     try:
@@ -102,7 +102,7 @@ def fast_adam_kwargs(device) -> dict:
         return {'fused': True}
     except (RuntimeError, TypeError, ValueError): return {}
 
-# %% ../nbs/07_speed.ipynb #02b22002
+# %% ../nbs/07_speed.ipynb #615fbd5b
 def compare(epochs:int=5,  # 训练轮数
             batch_size:int=64,  # 训练时每批的图片数
             device=None,  # 设备名；None 表示自动选择
@@ -119,7 +119,7 @@ def compare(epochs:int=5,  # 训练轮数
                 tutorial_acc=round(slow['accuracy'], 2), fast_acc=round(fast['accuracy'], 2),
                 epochs=epochs, batch_size=batch_size, device=str(dev), torch=str(torch.__version__))
 
-# %% ../nbs/07_speed.ipynb #8db63be4
+# %% ../nbs/07_speed.ipynb #b7f5db64
 def batch_size_sweep(devices=None,  # 设备名列表；默认 CPU 加上可用的加速器
                      batch_sizes=(64, 128, 256, 512),  # 要比较的批大小
                      epochs:int=5,  # 每个配置训练几轮
@@ -135,21 +135,69 @@ def batch_size_sweep(devices=None,  # 设备名列表；默认 CPU 加上可用�
             rows.append(dict(device=str(dev), batch_size=bs, epoch_s=r['seconds'] / epochs, accuracy=r['accuracy']))
     return rows
 
-# %% ../nbs/07_speed.ipynb #9bee657c
+# %% ../nbs/07_speed.ipynb #d309c6f1
+def bench_cnn(epochs:int=2,  # 训练轮数
+              batch_size:int=128,  # 训练时每批的图片数
+              device=None,  # 设备名；None 表示自动选择
+              data_dir=None,  # 数据目录
+              seed:int=0,  # 随机种子
+             ) -> dict:
+    "Time chapter 9's fast CNN recipe (data already in memory); return seconds and accuracy."
+    from mnist_nb.cnn import train_cnn      # 第 9 章；用到时才导入
+    dev = get_device(device, verbose=False)
+    fast_loaders(data_dir, device=dev)      # 先把数据读进来，不算在训练时间里
+    t0 = time.perf_counter()
+    _, history = train_cnn(epochs, batch_size, seed=seed, device=dev, data_dir=data_dir, verbose=False)
+    if dev.type == 'cuda': torch.cuda.synchronize()
+    return dict(arch='cnn', seconds=round(time.perf_counter() - t0, 2), accuracy=round(history[-1]['accuracy'], 2),
+                epochs=epochs, batch_size=batch_size, device=str(dev), torch=str(torch.__version__))
+
+def bench_model(path,  # `mnist_nb_train` 保存的检查点（MLP 或 CNN），或教程保存的 `state_dict`
+                device=None,  # 设备名；None 表示自动选择
+                data_dir=None,  # 数据目录
+               ) -> dict:
+    "Test the saved model in `path` on all 10,000 test images; return its accuracy and inference speed."
+    dev = get_device(device, verbose=False)
+    ckpt = load_checkpoint(path, dev)
+    model = load_model(path, dev)
+    test_loader = fast_loaders(data_dir, device=dev)[1]
+    test(model, dev, test_loader, verbose=False)          # 预热一次：第一次运行要分配内存
+    t0 = time.perf_counter()
+    _, accuracy = test(model, dev, test_loader, verbose=False)
+    if dev.type == 'cuda': torch.cuda.synchronize()
+    seconds = time.perf_counter() - t0
+    return dict(arch=ckpt['arch'], model=str(path), accuracy=round(accuracy, 2), seconds=round(seconds, 3),
+                images_per_s=round(len(test_loader.dataset) / seconds), device=str(dev), torch=str(torch.__version__))
+
+# %% ../nbs/07_speed.ipynb #cd3b0f7b
 @command
-def mnist_nb_bench(epochs:int=5,  # 训练轮数
-                   batch_size:int=64,  # 训练时每批的图片数
+def mnist_nb_bench(epochs:int=None,  # 训练轮数；默认 mlp 5 轮，cnn 2 轮
+                   batch_size:int=None,  # 训练时每批的图片数；默认 mlp 64，cnn 128
                    device:str=None,  # cuda、mps、cpu 或 auto；默认读环境变量 MNIST_NB_DEVICE，再自动选择
                    data_dir:str=None,  # 数据目录；默认读环境变量 MNIST_NB_DATA，再用 ~/.cache/mnist_nb
+                   arch:str='mlp',  # mlp：教程配方的两种数据管道并排比较；cnn：第 9 章卷积网络的快速配方
+                   model:str=None,  # 不训练，只量这个已保存的模型（MLP 或 CNN）在测试集上的准确率和速度
                   ):
-    "Time the tutorial's DataLoader pipeline against the in-memory fast path on the same recipe."
-    check_positive('epochs', epochs); check_positive('batch-size', batch_size)
-    r = compare(epochs, batch_size, device, data_dir)
-    print(f'device: {r["device"]}  torch: {r["torch"]}  cpu: {platform.processor() or platform.machine()}  '
-          f'threads: {torch.get_num_threads()}  epochs: {epochs}  batch size: {batch_size}')
-    print(f'{"pipeline":22}{"seconds":>10}{"accuracy":>10}')
-    print(f'{"tutorial DataLoader":22}{r["tutorial_s"]:10.2f}{r["tutorial_acc"]:9.2f}%')
-    print(f'{"in-memory, fused Adam":22}{r["fast_s"]:10.2f}{r["fast_acc"]:9.2f}%')
-    print(f'speedup: {r["speedup"]}x')
+    "Time the tutorial's DataLoader pipeline against the fast path, chapter 9's CNN recipe, or a saved model."
+    if arch not in ('mlp', 'cnn'): raise UsageError(f'--arch 只能是 mlp 或 cnn，收到的是 {arch}。')
+    if epochs is not None: check_positive('epochs', epochs)
+    if batch_size is not None: check_positive('batch-size', batch_size)
+    machine = f'cpu: {platform.processor() or platform.machine()}  threads: {torch.get_num_threads()}'
+    if model:
+        r = bench_model(model, device, data_dir)
+        print(f'model: {model}  arch: {r["arch"]}  device: {r["device"]}  torch: {r["torch"]}  {machine}')
+        print(f'test accuracy: {r["accuracy"]:.2f}%  10,000 images in {r["seconds"]:.3f} s ({r["images_per_s"]:,} images/s)')
+    elif arch == 'cnn':
+        r = bench_cnn(epochs or 2, batch_size or 128, device, data_dir)
+        print(f'arch: cnn  device: {r["device"]}  torch: {r["torch"]}  {machine}  epochs: {r["epochs"]}  batch size: {r["batch_size"]}')
+        print(f'training: {r["seconds"]:.2f} s  test accuracy: {r["accuracy"]:.2f}%')
+    else:
+        epochs, batch_size = epochs or 5, batch_size or 64
+        r = compare(epochs, batch_size, device, data_dir)
+        print(f'device: {r["device"]}  torch: {r["torch"]}  {machine}  epochs: {epochs}  batch size: {batch_size}')
+        print(f'{"pipeline":22}{"seconds":>10}{"accuracy":>10}')
+        print(f'{"tutorial DataLoader":22}{r["tutorial_s"]:10.2f}{r["tutorial_acc"]:9.2f}%')
+        print(f'{"in-memory, fused Adam":22}{r["fast_s"]:10.2f}{r["fast_acc"]:9.2f}%')
+        print(f'speedup: {r["speedup"]}x')
     print(json.dumps(r))
     return r

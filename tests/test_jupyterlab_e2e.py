@@ -261,32 +261,56 @@ def _check_saved(path:Path) -> list:
         problems.append(f'execution counts are {counts}, expected 1..{len(code)}')
     return problems
 
-@pytest.mark.parametrize('name', CHAPTERS)
-def test_chapter_runs_in_jupyterlab(name, browser, lab):
-    "Open the chapter in JupyterLab, run all cells, save; no errors, every code cell executed."
+def _open(page, lab:Lab, name:str):
+    "Open notebook `name` in a fresh JupyterLab workspace and wait for its idle kernel."
+    # ?reset：从空白工作区开始，不会把上一章的笔记本（和它的内核）一起恢复出来
+    page.goto(f'{lab.url}/lab/tree/{name}?reset&token={lab.token}', wait_until='load', timeout=120_000)
+    page.wait_for_function('() => window.jupyterapp && window.jupyterapp.shell.currentWidget', timeout=120_000)
+    st = _wait_for(page, lambda s: s['ready'] and s['path'] == name and s['kernel'] == 'idle',
+                   'opening the notebook and starting its kernel', 120)
+    assert st['sessions'] == 1, f'{st["sessions"]} kernel sessions are open, expected only {name}'
+    assert st['rendered'] > 0
+    return st
+
+def _run_all(page, name:str) -> dict:
+    "Clear the outputs, Run All Cells, wait until every cell has run; return the notebook state."
+    started = time.monotonic()
+    page.evaluate(RUN_ALL_JS)
+    st = _wait_for(page, lambda s: s['run'] != 'running' and s['kernel'] == 'idle'
+                   and not any(p.startswith('[*]') for p in s['prompts']),
+                   'running all cells', NB_TIMEOUT)
+    print(f'{name}: ran {st["cells"]} code cells in {time.monotonic() - started:.1f} s ({st["run"]})')
+    return st
+
+def _close(page):
+    "Shut down the notebook's kernel and close its tab, so the next test starts clean."
+    try:
+        page.evaluate("""async () => {
+          const panel = window.jupyterapp.shell.currentWidget;
+          if (panel && panel.sessionContext) await panel.sessionContext.shutdown();
+          await window.jupyterapp.commands.execute('application:close-all');
+        }""")
+    except Exception: pass
+
+def _new_page(browser):
+    "A browser tab like a learner's (zh-CN, 1280×900); return `(context, page, JavaScript errors seen)`."
     # 浏览器语言设为 zh-CN：和读者一样，汉字优先用简体中文字形
     context = browser.new_context(viewport=VIEWPORT, locale='zh-CN', device_scale_factor=1)
     page = context.new_page()
-    page_errors = []
-    page.on('pageerror', lambda e: page_errors.append(str(e)))
+    errors = []
+    page.on('pageerror', lambda e: errors.append(str(e)))
+    return context, page, errors
+
+@pytest.mark.parametrize('name', CHAPTERS)
+def test_chapter_runs_in_jupyterlab(name, browser, lab):
+    "Open the chapter in JupyterLab, run all cells, save; no errors, every code cell executed."
+    context, page, page_errors = _new_page(browser)
     try:
-        # ?reset：从空白工作区开始，不会把上一章的笔记本（和它的内核）一起恢复出来
-        page.goto(f'{lab.url}/lab/tree/{name}?reset&token={lab.token}', wait_until='load', timeout=120_000)
-        page.wait_for_function('() => window.jupyterapp && window.jupyterapp.shell.currentWidget', timeout=120_000)
-        st = _wait_for(page, lambda s: s['ready'] and s['path'] == name and s['kernel'] == 'idle',
-                       'opening the notebook and starting its kernel', 120)
-        assert st['sessions'] == 1, f'{st["sessions"]} kernel sessions are open, expected only {name}'
-        assert st['rendered'] > 0
+        _open(page, lab, name)
         if LOCALE.startswith('zh'):
             menus = page.locator('#jp-menu-panel .lm-MenuBar-itemLabel').all_inner_texts()
             assert '文件' in menus, f'the UI is not in Chinese; menu bar: {menus}'
-
-        started = time.monotonic()
-        page.evaluate(RUN_ALL_JS)
-        st = _wait_for(page, lambda s: s['run'] != 'running' and s['kernel'] == 'idle'
-                       and not any(p.startswith('[*]') for p in s['prompts']),
-                       'running all cells', NB_TIMEOUT)
-        print(f'{name}: ran {st["cells"]} code cells in {time.monotonic() - started:.1f} s ({st["run"]})')
+        st = _run_all(page, name)
 
         # 保存到临时副本，再读回 JSON 检查：这就是 Jupyter 写到磁盘上的结果
         page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
@@ -304,12 +328,102 @@ def test_chapter_runs_in_jupyterlab(name, browser, lab):
             pytest.fail(f'{name} did not run cleanly in JupyterLab (Run All: {st["run"]}):\n' + '\n'.join(problems)
                         + (f'\nJavaScript errors in the page: {page_errors}' if page_errors else ''))
     finally:
-        # 关掉这一章的内核和标签页，下一章从干净的状态开始
-        try:
-            page.evaluate("""async () => {
-              const panel = window.jupyterapp.shell.currentWidget;
-              if (panel && panel.sessionContext) await panel.sessionContext.shutdown();
-              await window.jupyterapp.commands.execute('application:close-all');
-            }""")
-        except Exception: pass
+        _close(page)   # 关掉这一章的内核和标签页，下一章从干净的状态开始
+        context.close()
+
+
+# ---------------------------------------------------------------- live curves and the drawing pad
+
+# Record every <img> that appears in the notebook's output areas while cells run: how many output
+# images there are at most at one moment, and every distinct picture (src) shown.
+WATCH_IMAGES_JS = """() => {
+  const node = window.jupyterapp.shell.currentWidget.content.node;
+  const seen = window.__e2eImages = {max: 0, srcs: []};
+  const look = () => {
+    const imgs = [...node.querySelectorAll('.jp-OutputArea-output img')];
+    seen.max = Math.max(seen.max, imgs.length);
+    for (const img of imgs) if (!seen.srcs.includes(img.src)) seen.srcs.push(img.src);
+  };
+  new MutationObserver(look).observe(node, {childList: true, subtree: true, attributes: true, attributeFilter: ['src']});
+}"""
+
+def test_live_curves_update_in_place(browser, lab):
+    "In a real JupyterLab, `train_mnist(live=True)` shows one figure that is redrawn once per epoch."
+    name = 'live_curves_e2e.ipynb'
+    cells = ['from mnist_nb.training import train_mnist',
+             '_, history = train_mnist(epochs=4, fast=True, live=True, verbose=False)\nlen(history)']
+    _write_json(lab.root/name, {'nbformat': 4, 'nbformat_minor': 5, 'metadata': {
+        'kernelspec': {'name': 'python3', 'display_name': 'Python 3 (ipykernel)', 'language': 'python'}},
+        'cells': [{'cell_type': 'code', 'id': f'c{i}', 'metadata': {}, 'source': c, 'outputs': [],
+                   'execution_count': None} for i, c in enumerate(cells)]})
+    context, page, page_errors = _new_page(browser)
+    try:
+        _open(page, lab, name)
+        page.evaluate(WATCH_IMAGES_JS)
+        st = _run_all(page, name)
+        assert st['run'] == 'ok' and not st['errors'], st['errors']
+        seen = page.evaluate('() => window.__e2eImages')
+        page.screenshot(path=str(ARTIFACTS/'live_curves.png'))
+        # 4 轮：第一次显示，之后原地替换 3 次；任何时刻输出里都只有这一张图
+        assert seen['max'] == 1, f'{seen["max"]} output images at once; the curves should be one figure updated in place'
+        assert len(seen['srcs']) == 4, f'{len(seen["srcs"])} distinct pictures shown, expected 4 (one per epoch)'
+    finally:
+        _close(page)
+        context.close()
+
+PAD_RESULT_JS = """() => [...document.querySelectorAll('.mnist-nb-pad-result')].map(e => e.innerText.trim())"""
+
+def _drag(page, box:dict, size:int, strokes):
+    "Draw `strokes` (unit square) on the canvas in `box` with the mouse, like a learner: press, move, release."
+    from mnist_nb.draw import stroke_points
+    sx, sy = box['width'] / size, box['height'] / size
+    for s in stroke_points(strokes, size):
+        pts = [(box['x'] + x * sx, box['y'] + y * sy) for x, y in s]
+        page.mouse.move(*pts[0])
+        page.mouse.down()
+        for p in pts[1:]: page.mouse.move(*p, steps=4)
+        page.mouse.up()
+
+KERNEL_JS = "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
+
+def _pad_result(page, ok, what:str, timeout:float=30) -> str:
+    "Wait until the kernel has handled every mouse event and the pad's result line, unchanged for 0.6 s, satisfies `ok`."
+    deadline = time.monotonic() + timeout
+    before = None
+    while True:
+        texts, kernel = page.evaluate(PAD_RESULT_JS), page.evaluate(KERNEL_JS)
+        now = (texts, kernel)
+        if len(texts) == 1 and kernel == 'idle' and now == before and ok(texts[0]): return texts[0]
+        if time.monotonic() > deadline: pytest.fail(f'timed out {what}; kernel {kernel}, result lines on the page: {texts}')
+        before = now
+        page.wait_for_timeout(600)
+
+def test_draw_pad_reads_mouse_drawn_digits(browser, lab):
+    "Run chapter 10 in JupyterLab, draw digits on the pad by dragging the mouse, and check what it reads."
+    from mnist_nb.draw import DIGIT_STROKES
+    name = '10_draw.ipynb'
+    context, page, page_errors = _new_page(browser)
+    try:
+        _open(page, lab, name)
+        st = _run_all(page, name)
+        assert st['run'] == 'ok' and not st['errors'], st['errors']
+        canvas = page.locator('canvas.mnist-nb-pad-canvas')
+        canvas.wait_for(state='visible', timeout=60_000)
+        assert canvas.count() == 1, f'{canvas.count()} drawing pads on the page, expected 1'
+        canvas.scroll_into_view_if_needed()
+        size = int(canvas.get_attribute('width'))
+        _pad_result(page, lambda t: '写一个数字' in t, 'waiting for the empty pad')
+        read = {}
+        for digit in (7, 1, 0, 4, 3):
+            _drag(page, canvas.bounding_box(), size, DIGIT_STROKES[digit])
+            text = _pad_result(page, lambda t: re.search(r'识别为\s*\d', t), f'waiting for the pad to read a {digit}')
+            read[digit] = int(re.search(r'识别为\s*(\d)', text).group(1))
+            page.screenshot(path=str(ARTIFACTS/f'draw_pad_{digit}.png'))
+            page.locator('.mnist-nb-pad-clear').click()
+            _pad_result(page, lambda t: '写一个数字' in t, f'waiting for "清除" after the {digit}')
+        print(f'drawing pad read: {read}')
+        assert read == {d: d for d in read}, f'the pad misread mouse-drawn digits (drawn → read): {read}'
+        assert not page_errors, f'JavaScript errors in the page: {page_errors}'
+    finally:
+        _close(page)
         context.close()
