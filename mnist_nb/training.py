@@ -7,7 +7,7 @@ __all__ = ['ARCHS', 'ARCH_MODULES', 'progress_bar', 'log', 'train', 'set_seed', 
            'ModelFileError', 'arch_class', 'save_checkpoint', 'load_checkpoint', 'load_model', 'save_model',
            'train_mnist', 'UsageError', 'check_positive', 'run_cli', 'command', 'command_argv', 'mnist_nb_train']
 
-# %% ../nbs/04_train.ipynb #070f5a1f
+# %% ../nbs/04_train.ipynb #12bdcaa3
 import importlib, math, os, pickle, random, sys, time
 from datetime import datetime
 from pathlib import Path
@@ -24,7 +24,7 @@ from .network import Net
 from .device import get_device, available_devices, DeviceError, UnknownDeviceError
 from .testing import test
 
-# %% ../nbs/04_train.ipynb #2a1a73c1
+# %% ../nbs/04_train.ipynb #df06c6ef
 def progress_bar(iterable,  # 要遍历的对象，例如一个 DataLoader
                  desc:str='',  # 进度条前面的文字
                 ):
@@ -42,7 +42,7 @@ def log(msg:str,  # 要打印的一行
     from tqdm.auto import tqdm
     tqdm.write(msg, file=sys.stdout)
 
-# %% ../nbs/04_train.ipynb #b8c3d0c2
+# %% ../nbs/04_train.ipynb #0b9e7dfd
 def train(model,  # 要训练的模型
           device,  # 模型所在的设备
           train_loader,  # 产生 `(data, target)` 批次的训练数据
@@ -71,7 +71,7 @@ def train(model,  # 要训练的模型
             log(f'Epoch: {epoch} [{batch_idx * len(data)}/{len(train_loader.dataset)}] Loss: {loss.item():.6f}', progress)
     return total.item() / seen
 
-# %% ../nbs/04_train.ipynb #f4e4bf77
+# %% ../nbs/04_train.ipynb #82066a06
 def set_seed(seed:int=0):
     "Seed Python's, NumPy's (if present) and PyTorch's random number generators."
     random.seed(seed)
@@ -81,7 +81,7 @@ def set_seed(seed:int=0):
         np.random.seed(seed)
     except ImportError: pass
 
-# %% ../nbs/04_train.ipynb #0ccf53e0
+# %% ../nbs/04_train.ipynb #03baf6d5
 def fit(model,  # 要训练的模型
         device,  # 模型所在的设备
         train_loader,  # 训练数据
@@ -108,7 +108,7 @@ def fit(model,  # 要训练的模型
     if verbose: print(f'\n总耗时: {time.perf_counter() - start:.2f} 秒')
     return history
 
-# %% ../nbs/04_train.ipynb #51e525c7
+# %% ../nbs/04_train.ipynb #a8690bcd
 def in_jupyter() -> bool:
     "Whether this code runs in a Jupyter kernel (JupyterLab, Notebook, VS Code), where a figure can be redrawn in place."
     try: from IPython import get_ipython
@@ -149,8 +149,8 @@ class LiveCurves:
                           test=ax1.plot([], [], 'o-', color='tab:orange', label=label('测试损失', 'test loss'))[0],
                           acc=ax2.plot([], [], 'o-', color='tab:green', label=label('测试准确率', 'test accuracy'))[0])
         ax1.set_ylabel(label('损失', 'loss')); ax2.set_ylabel(label('准确率（%）', 'accuracy (%)'))
-        for ax in self.axes:
-            ax.set_xlabel(label('轮', 'epoch')); ax.grid(alpha=0.3); ax.legend(loc='center right')
+        for ax in self.axes: ax.set_xlabel(label('轮', 'epoch')); ax.grid(alpha=0.3)
+        ax1.legend(loc='upper right'); ax2.legend(loc='lower right')   # 损失往下走、准确率往上走，图例放在空着的角上
         ax2.set_title(' ')
         self.fig.tight_layout()   # 只排一次版：之后每轮只更新数据，重画更快
 
@@ -164,9 +164,9 @@ class LiveCurves:
         if self.batches: self.lines['train'].set_data(*zip(*self.batches))
         self.lines['test'].set_data(ep, [r['test_loss'] for r in self.results])
         self.lines['acc'].set_data(ep, [r['accuracy'] for r in self.results])
-        last = max([self.epochs or 0] + ep)
+        last = max([self.epochs or 0, 1] + ep)
         for ax in self.axes:
-            ax.set_xlim(0, max(1, last)); ax.relim(); ax.autoscale_view(scalex=False)
+            ax.set_xlim(0, last + 0.05 * last); ax.relim(); ax.autoscale_view(scalex=False)   # 右边留一点，最后一个点不被切掉
         if self.results:
             acc = self.results[-1]['accuracy']
             self.axes[1].set_title(label(f'第 {ep[-1]} 轮：{acc:.2f}%', f'epoch {ep[-1]}: {acc:.2f}%'))
@@ -182,7 +182,7 @@ def as_curves(live,  # False/None、True，或一个 `LiveCurves`
     if isinstance(live, LiveCurves): return live
     return LiveCurves(epochs) if live else None
 
-# %% ../nbs/04_train.ipynb #bd674403
+# %% ../nbs/04_train.ipynb #783ea5d4
 class ModelFileError(RuntimeError):
     "A model file is missing, unreadable, unsafe, or holds a network this project does not know."
 
@@ -224,7 +224,7 @@ def save_checkpoint(path,  # 目标文件，例如 'mnist_model.pth'
     _atomic_save(ckpt, path)
     return path
 
-# %% ../nbs/04_train.ipynb #5ad29a03
+# %% ../nbs/04_train.ipynb #90922669
 def load_checkpoint(path,  # 模型文件：本项目的检查点，或教程那样只存了 `state_dict` 的文件
                     device='cpu',  # 张量加载到哪个设备
                    ) -> dict:
@@ -270,7 +270,7 @@ def save_model(model,  # 要保存的模型
     "Save `model` to `path` as a checkpoint (no optimizer state); return the path."
     return save_checkpoint(path, model, **meta)
 
-# %% ../nbs/04_train.ipynb #06840f45
+# %% ../nbs/04_train.ipynb #14af8941
 def train_mnist(epochs:int=5,  # 训练轮数
                 batch_size:int=64,  # 训练时每批的图片数
                 lr:float=1e-3,  # Adam 的学习率
@@ -314,7 +314,7 @@ def train_mnist(epochs:int=5,  # 训练轮数
     if save and verbose: print(f'模型已保存到 {save}')
     return model, history
 
-# %% ../nbs/04_train.ipynb #b95eba6a
+# %% ../nbs/04_train.ipynb #c0c50a69
 class UsageError(ValueError):
     "A command-line option has a value that cannot work."
 
@@ -377,7 +377,7 @@ def command_argv(name:str,  # 命令名，例如 'mnist_nb_train'
     if exe.exists(): return [str(exe)]
     return [sys.executable, '-c', f'from {module} import {name}; {name}()']   # 例如只把源码放在 PYTHONPATH 上时
 
-# %% ../nbs/04_train.ipynb #e907df7a
+# %% ../nbs/04_train.ipynb #3979c1b0
 @command
 def mnist_nb_train(epochs:int=5,  # 训练轮数
                    batch_size:int=None,  # 训练时每批的图片数；默认 mlp 用 64，cnn 用 128
