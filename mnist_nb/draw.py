@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['DIGIT_STROKES', 'Ink', 'stroke_points', 'read_ink', 'DrawPad']
 
-# %% ../nbs/10_draw.ipynb #e9e7e08a
+# %% ../nbs/10_draw.ipynb #8350bed2
 import io, math, time
 
 import numpy as np
@@ -17,7 +17,7 @@ from ipycanvas import Canvas
 from .transforms import MNIST_MEAN, MNIST_STD
 from .predict import digit_steps, predict, DigitImageError
 
-# %% ../nbs/10_draw.ipynb #c86e2f98
+# %% ../nbs/10_draw.ipynb #c5ac7ff2
 class Ink:
     "Strokes drawn on a white `size`×`size` greyscale PIL image with a round black pen, kept point by point."
     def __init__(self,
@@ -58,7 +58,7 @@ class Ink:
         "The image as a `[size, size]` uint8 array (255 = paper, 0 = ink)."
         return np.asarray(self.image)
 
-# %% ../nbs/10_draw.ipynb #50d441c8
+# %% ../nbs/10_draw.ipynb #aedc5196
 def _arc(cx, cy, rx, ry, t0, t1, n=24):
     "Points on an ellipse from angle `t0` to `t1` (degrees, 0 = right, 90 = down)."
     return [(cx + rx * math.cos(math.radians(t)), cy + ry * math.sin(math.radians(t)))
@@ -89,7 +89,7 @@ def stroke_points(strokes,  # 单位正方形里的笔画，例如 `DIGIT_STROKE
     scale, off = size * (1 - 2 * margin), size * margin
     return [[(off + x * scale, off + y * scale) for x, y in s] for s in strokes]
 
-# %% ../nbs/10_draw.ipynb #4f162526
+# %% ../nbs/10_draw.ipynb #696b6d3b
 def read_ink(model,  # 训练好的模型（MLP 或 CNN）
              ink:Ink,  # 手写的笔迹
              k:int=3,  # 列出几个最可能的数字
@@ -101,7 +101,7 @@ def read_ink(model,  # 训练好的模型（MLP 或 CNN）
     t = ((torch.from_numpy(x) - MNIST_MEAN) / MNIST_STD).unsqueeze(0)
     return predict(model, [t], k=k)[0], x
 
-# %% ../nbs/10_draw.ipynb #4459862c
+# %% ../nbs/10_draw.ipynb #5fc67b9a
 def _png(x:np.ndarray, scale:int=4) -> bytes:
     "PNG bytes of a `[H, W]` image in [0, 1], enlarged `scale` times with visible pixels."
     im = Image.fromarray((np.clip(x, 0, 1) * 255).astype(np.uint8))

@@ -292,10 +292,10 @@ def _close(page):
         }""")
     except Exception: pass
 
-def _new_page(browser):
+def _new_page(browser, has_touch:bool=False):
     "A browser tab like a learner's (zh-CN, 1280×900); return `(context, page, JavaScript errors seen)`."
     # 浏览器语言设为 zh-CN：和读者一样，汉字优先用简体中文字形
-    context = browser.new_context(viewport=VIEWPORT, locale='zh-CN', device_scale_factor=1)
+    context = browser.new_context(viewport=VIEWPORT, locale='zh-CN', device_scale_factor=1, has_touch=has_touch)
     page = context.new_page()
     errors = []
     page.on('pageerror', lambda e: errors.append(str(e)))
@@ -386,6 +386,19 @@ def _drag(page, box:dict, size:int, strokes):
 
 KERNEL_JS = "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
 
+def _swipe(page, cdp, box:dict, size:int, strokes):
+    "Draw `strokes` with a finger: raw touch events through the Chrome DevTools Protocol, as a tablet sends them."
+    from mnist_nb.draw import stroke_points
+    sx, sy = box['width'] / size, box['height'] / size
+    for s in stroke_points(strokes, size):
+        pts = [(box['x'] + x * sx, box['y'] + y * sy) for x, y in s]
+        touch = lambda kind, pt: cdp.send('Input.dispatchTouchEvent', {
+            'type': kind, 'touchPoints': [] if pt is None else [{'x': pt[0], 'y': pt[1]}]})
+        touch('touchStart', pts[0])
+        for (x0, y0), (x1, y1) in zip(pts, pts[1:]):
+            for t in (0.25, 0.5, 0.75, 1.0): touch('touchMove', (x0 + t * (x1 - x0), y0 + t * (y1 - y0)))
+        touch('touchEnd', None)
+
 def _pad_result(page, ok, what:str, timeout:float=30) -> str:
     "Wait until the kernel has handled every mouse event and the pad's result line, unchanged for 0.6 s, satisfies `ok`."
     deadline = time.monotonic() + timeout
@@ -399,10 +412,10 @@ def _pad_result(page, ok, what:str, timeout:float=30) -> str:
         page.wait_for_timeout(600)
 
 def test_draw_pad_reads_mouse_drawn_digits(browser, lab):
-    "Run chapter 10 in JupyterLab, draw digits on the pad by dragging the mouse, and check what it reads."
+    "Run chapter 10 in JupyterLab, draw digits on the pad by dragging the mouse (and one with a finger); check what it reads."
     from mnist_nb.draw import DIGIT_STROKES
     name = '10_draw.ipynb'
-    context, page, page_errors = _new_page(browser)
+    context, page, page_errors = _new_page(browser, has_touch=True)
     try:
         _open(page, lab, name)
         st = _run_all(page, name)
@@ -421,8 +434,15 @@ def test_draw_pad_reads_mouse_drawn_digits(browser, lab):
             page.screenshot(path=str(ARTIFACTS/f'draw_pad_{digit}.png'))
             page.locator('.mnist-nb-pad-clear').click()
             _pad_result(page, lambda t: '写一个数字' in t, f'waiting for "清除" after the {digit}')
-        print(f'drawing pad read: {read}')
+        # 平板上用手指写：触摸事件走的是另一条路（touchstart/touchmove/touchend）
+        cdp = context.new_cdp_session(page)
+        _swipe(page, cdp, canvas.bounding_box(), size, DIGIT_STROKES[2])
+        text = _pad_result(page, lambda t: re.search(r'识别为\s*\d', t), 'waiting for the pad to read a finger-drawn 2')
+        page.screenshot(path=str(ARTIFACTS/'draw_pad_touch_2.png'))
+        touch_read = int(re.search(r'识别为\s*(\d)', text).group(1))
+        print(f'drawing pad read: {read} with the mouse, {touch_read} for a 2 drawn with a finger')
         assert read == {d: d for d in read}, f'the pad misread mouse-drawn digits (drawn → read): {read}'
+        assert touch_read == 2, f'the pad read a finger-drawn 2 as {touch_read}'
         assert not page_errors, f'JavaScript errors in the page: {page_errors}'
     finally:
         _close(page)
