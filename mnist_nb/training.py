@@ -7,7 +7,7 @@ __all__ = ['ARCHS', 'ARCH_MODULES', 'progress_bar', 'log', 'train', 'set_seed', 
            'ModelFileError', 'arch_class', 'save_checkpoint', 'load_checkpoint', 'load_model', 'save_model',
            'train_mnist', 'UsageError', 'check_positive', 'run_cli', 'command', 'command_argv', 'mnist_nb_train']
 
-# %% ../nbs/04_train.ipynb #12bdcaa3
+# %% ../nbs/04_train.ipynb #2a461add
 import importlib, math, os, pickle, random, sys, time
 from datetime import datetime
 from pathlib import Path
@@ -24,7 +24,7 @@ from .network import Net
 from .device import get_device, available_devices, DeviceError, UnknownDeviceError
 from .testing import test
 
-# %% ../nbs/04_train.ipynb #df06c6ef
+# %% ../nbs/04_train.ipynb #0aa64ac3
 def progress_bar(iterable,  # 要遍历的对象，例如一个 DataLoader
                  desc:str='',  # 进度条前面的文字
                 ):
@@ -42,7 +42,7 @@ def log(msg:str,  # 要打印的一行
     from tqdm.auto import tqdm
     tqdm.write(msg, file=sys.stdout)
 
-# %% ../nbs/04_train.ipynb #0b9e7dfd
+# %% ../nbs/04_train.ipynb #ae3fb5bc
 def train(model,  # 要训练的模型
           device,  # 模型所在的设备
           train_loader,  # 产生 `(data, target)` 批次的训练数据
@@ -71,7 +71,7 @@ def train(model,  # 要训练的模型
             log(f'Epoch: {epoch} [{batch_idx * len(data)}/{len(train_loader.dataset)}] Loss: {loss.item():.6f}', progress)
     return total.item() / seen
 
-# %% ../nbs/04_train.ipynb #82066a06
+# %% ../nbs/04_train.ipynb #c934c2ca
 def set_seed(seed:int=0):
     "Seed Python's, NumPy's (if present) and PyTorch's random number generators."
     random.seed(seed)
@@ -81,7 +81,7 @@ def set_seed(seed:int=0):
         np.random.seed(seed)
     except ImportError: pass
 
-# %% ../nbs/04_train.ipynb #03baf6d5
+# %% ../nbs/04_train.ipynb #193878a2
 def fit(model,  # 要训练的模型
         device,  # 模型所在的设备
         train_loader,  # 训练数据
@@ -108,7 +108,7 @@ def fit(model,  # 要训练的模型
     if verbose: print(f'\n总耗时: {time.perf_counter() - start:.2f} 秒')
     return history
 
-# %% ../nbs/04_train.ipynb #a8690bcd
+# %% ../nbs/04_train.ipynb #c8fffe6b
 def in_jupyter() -> bool:
     "Whether this code runs in a Jupyter kernel (JupyterLab, Notebook, VS Code), where a figure can be redrawn in place."
     try: from IPython import get_ipython
@@ -182,7 +182,7 @@ def as_curves(live,  # False/None、True，或一个 `LiveCurves`
     if isinstance(live, LiveCurves): return live
     return LiveCurves(epochs) if live else None
 
-# %% ../nbs/04_train.ipynb #783ea5d4
+# %% ../nbs/04_train.ipynb #f461f319
 class ModelFileError(RuntimeError):
     "A model file is missing, unreadable, unsafe, or holds a network this project does not know."
 
@@ -224,7 +224,7 @@ def save_checkpoint(path,  # 目标文件，例如 'mnist_model.pth'
     _atomic_save(ckpt, path)
     return path
 
-# %% ../nbs/04_train.ipynb #90922669
+# %% ../nbs/04_train.ipynb #88e8e9ac
 def load_checkpoint(path,  # 模型文件：本项目的检查点，或教程那样只存了 `state_dict` 的文件
                     device='cpu',  # 张量加载到哪个设备
                    ) -> dict:
@@ -255,10 +255,12 @@ def load_model(path,  # 用 `save_checkpoint` 或 `torch.save(model.state_dict()
     cls = arch_class(ckpt['arch'])
     if cls is None:
         raise ModelFileError(f'{path} 里的网络结构 "{ckpt["arch"]}" 本项目不认识（认识的有：{", ".join({**ARCHS, **ARCH_MODULES})}）。')
-    try: model = cls(**ckpt.get('arch_kwargs', {}))
-    except TypeError as e:
-        raise ModelFileError(f'{path} 记录的网络参数 {ckpt.get("arch_kwargs")} 不适用于 {ckpt["arch"]} 网络（{e}）。') from None
-    try: model.load_state_dict(ckpt['state_dict'])
+    kwargs = ckpt.get('arch_kwargs') or {}
+    try:
+        with torch.device('meta'): model = cls(**kwargs)   # 只搭结构、不分配内存：文件里写着多大的网络都不怕
+    except Exception:
+        raise ModelFileError(f'{path} 记录的网络参数 {kwargs} 不适用于 {ckpt["arch"]} 网络。') from None
+    try: model.load_state_dict(ckpt['state_dict'], assign=True)   # 参数直接用文件里读出的张量
     except Exception:
         raise ModelFileError(f'模型文件 {path} 里的参数与本项目的 {ckpt["arch"]} 网络对不上，它可能是别的网络保存的。') from None
     return model.to(device).eval()
@@ -270,7 +272,7 @@ def save_model(model,  # 要保存的模型
     "Save `model` to `path` as a checkpoint (no optimizer state); return the path."
     return save_checkpoint(path, model, **meta)
 
-# %% ../nbs/04_train.ipynb #14af8941
+# %% ../nbs/04_train.ipynb #8ef27db6
 def train_mnist(epochs:int=5,  # 训练轮数
                 batch_size:int=64,  # 训练时每批的图片数
                 lr:float=1e-3,  # Adam 的学习率
@@ -314,7 +316,7 @@ def train_mnist(epochs:int=5,  # 训练轮数
     if save and verbose: print(f'模型已保存到 {save}')
     return model, history
 
-# %% ../nbs/04_train.ipynb #c0c50a69
+# %% ../nbs/04_train.ipynb #ef382bd2
 class UsageError(ValueError):
     "A command-line option has a value that cannot work."
 
@@ -377,7 +379,7 @@ def command_argv(name:str,  # 命令名，例如 'mnist_nb_train'
     if exe.exists(): return [str(exe)]
     return [sys.executable, '-c', f'from {module} import {name}; {name}()']   # 例如只把源码放在 PYTHONPATH 上时
 
-# %% ../nbs/04_train.ipynb #3979c1b0
+# %% ../nbs/04_train.ipynb #9c9fc73d
 @command
 def mnist_nb_train(epochs:int=5,  # 训练轮数
                    batch_size:int=None,  # 训练时每批的图片数；默认 mlp 用 64，cnn 用 128
