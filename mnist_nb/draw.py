@@ -5,19 +5,18 @@
 # %% auto #0
 __all__ = ['DIGIT_STROKES', 'Ink', 'stroke_points', 'read_ink', 'DrawPad']
 
-# %% ../nbs/10_draw.ipynb #8350bed2
+# %% ../nbs/10_draw.ipynb #a865b01a
 import io, math, time
 
 import numpy as np
-import torch
 from PIL import Image, ImageDraw
 import ipywidgets as W
 from ipycanvas import Canvas
 
 from .transforms import MNIST_MEAN, MNIST_STD
-from .predict import digit_steps, predict, DigitImageError
+from .predict import preprocess_digit, predict, DigitImageError
 
-# %% ../nbs/10_draw.ipynb #c5ac7ff2
+# %% ../nbs/10_draw.ipynb #fabf7204
 class Ink:
     "Strokes drawn on a white `size`×`size` greyscale PIL image with a round black pen, kept point by point."
     def __init__(self,
@@ -58,7 +57,7 @@ class Ink:
         "The image as a `[size, size]` uint8 array (255 = paper, 0 = ink)."
         return np.asarray(self.image)
 
-# %% ../nbs/10_draw.ipynb #aedc5196
+# %% ../nbs/10_draw.ipynb #bf5fd946
 def _arc(cx, cy, rx, ry, t0, t1, n=24):
     "Points on an ellipse from angle `t0` to `t1` (degrees, 0 = right, 90 = down)."
     return [(cx + rx * math.cos(math.radians(t)), cy + ry * math.sin(math.radians(t)))
@@ -89,19 +88,18 @@ def stroke_points(strokes,  # 单位正方形里的笔画，例如 `DIGIT_STROKE
     scale, off = size * (1 - 2 * margin), size * margin
     return [[(off + x * scale, off + y * scale) for x, y in s] for s in strokes]
 
-# %% ../nbs/10_draw.ipynb #696b6d3b
+# %% ../nbs/10_draw.ipynb #8f71e1bc
 def read_ink(model,  # 训练好的模型（MLP 或 CNN）
              ink:Ink,  # 手写的笔迹
              k:int=3,  # 列出几个最可能的数字
             ) -> tuple:
     "`(Prediction, 28×28 input in [0, 1])` for the digit in `ink`, or `(None, None)` while it is blank."
     if ink.empty: return None, None
-    try: x = digit_steps(ink.image)[-1][1]
+    try: t = preprocess_digit(ink.image)
     except DigitImageError: return None, None
-    t = ((torch.from_numpy(x) - MNIST_MEAN) / MNIST_STD).unsqueeze(0)
-    return predict(model, [t], k=k)[0], x
+    return predict(model, [t], k=k)[0], (t[0] * MNIST_STD + MNIST_MEAN).numpy()
 
-# %% ../nbs/10_draw.ipynb #5fc67b9a
+# %% ../nbs/10_draw.ipynb #0602c6fd
 def _png(x:np.ndarray, scale:int=4) -> bytes:
     "PNG bytes of a `[H, W]` image in [0, 1], enlarged `scale` times with visible pixels."
     im = Image.fromarray((np.clip(x, 0, 1) * 255).astype(np.uint8))
@@ -140,8 +138,7 @@ class DrawPad(W.HBox):
         right = W.VBox([W.HTML('<b>模型看到的 28×28 图片</b>'), self.preview, self.result]
                        + [W.HBox(list(b)) for b in self.bars], layout=W.Layout(margin='0 0 0 1.5em'))
         super().__init__([W.VBox([self.canvas, self.clear_button]), right])
-        self._down_now = False
-        self.clear()
+        self.clear()   # 铺上白纸，显示提示语；也把“笔是否按下”设为否
 
     def _paper(self):
         self.canvas.fill_style = 'white'

@@ -7,7 +7,7 @@ __all__ = ['ARCHS', 'ARCH_MODULES', 'progress_bar', 'log', 'train', 'set_seed', 
            'ModelFileError', 'arch_class', 'save_checkpoint', 'load_checkpoint', 'load_model', 'save_model',
            'train_mnist', 'UsageError', 'check_positive', 'run_cli', 'command', 'command_argv', 'mnist_nb_train']
 
-# %% ../nbs/04_train.ipynb #2a461add
+# %% ../nbs/04_train.ipynb #8a0f8d04
 import importlib, math, os, pickle, random, sys, time
 from datetime import datetime
 from pathlib import Path
@@ -24,12 +24,21 @@ from .network import Net
 from .device import get_device, available_devices, DeviceError, UnknownDeviceError
 from .testing import test
 
-# %% ../nbs/04_train.ipynb #0aa64ac3
+# %% ../nbs/04_train.ipynb #f13aa4ad
+def _tqdm():
+    "tqdm's class: the widget version in Jupyter, the text version elsewhere."
+    import warnings
+    from tqdm.std import TqdmExperimentalWarning
+    with warnings.catch_warnings():   # 在 Jupyter 里导入时它会提醒“用的是 notebook 版”，这正是我们要的
+        warnings.simplefilter('ignore', TqdmExperimentalWarning)
+        from tqdm.autonotebook import tqdm
+    return tqdm
+
 def progress_bar(iterable,  # 要遍历的对象，例如一个 DataLoader
                  desc:str='',  # 进度条前面的文字
                 ):
     "Wrap `iterable` in a tqdm progress bar (a widget in Jupyter, text on stderr in a terminal, none in a log file)."
-    from tqdm.auto import tqdm
+    tqdm = _tqdm()
     in_notebook = tqdm.__module__.endswith('notebook')
     return tqdm(iterable, desc=desc, leave=False, file=sys.stderr, dynamic_ncols=True,
                 disable=False if in_notebook else None)   # None：输出不是终端（例如重定向到日志文件）时不画进度条
@@ -39,10 +48,9 @@ def log(msg:str,  # 要打印的一行
        ):
     "Print `msg`; with a progress bar on screen, print it through tqdm so the bar is not broken."
     if not progress: return print(msg)
-    from tqdm.auto import tqdm
-    tqdm.write(msg, file=sys.stdout)
+    _tqdm().write(msg, file=sys.stdout)
 
-# %% ../nbs/04_train.ipynb #ae3fb5bc
+# %% ../nbs/04_train.ipynb #f0252558
 def train(model,  # 要训练的模型
           device,  # 模型所在的设备
           train_loader,  # 产生 `(data, target)` 批次的训练数据
@@ -71,7 +79,7 @@ def train(model,  # 要训练的模型
             log(f'Epoch: {epoch} [{batch_idx * len(data)}/{len(train_loader.dataset)}] Loss: {loss.item():.6f}', progress)
     return total.item() / seen
 
-# %% ../nbs/04_train.ipynb #c934c2ca
+# %% ../nbs/04_train.ipynb #f0e51460
 def set_seed(seed:int=0):
     "Seed Python's, NumPy's (if present) and PyTorch's random number generators."
     random.seed(seed)
@@ -81,7 +89,7 @@ def set_seed(seed:int=0):
         np.random.seed(seed)
     except ImportError: pass
 
-# %% ../nbs/04_train.ipynb #193878a2
+# %% ../nbs/04_train.ipynb #73dfe0f5
 def fit(model,  # 要训练的模型
         device,  # 模型所在的设备
         train_loader,  # 训练数据
@@ -108,7 +116,7 @@ def fit(model,  # 要训练的模型
     if verbose: print(f'\n总耗时: {time.perf_counter() - start:.2f} 秒')
     return history
 
-# %% ../nbs/04_train.ipynb #c8fffe6b
+# %% ../nbs/04_train.ipynb #5c88d467
 def in_jupyter() -> bool:
     "Whether this code runs in a Jupyter kernel (JupyterLab, Notebook, VS Code), where a figure can be redrawn in place."
     try: from IPython import get_ipython
@@ -182,7 +190,7 @@ def as_curves(live,  # False/None、True，或一个 `LiveCurves`
     if isinstance(live, LiveCurves): return live
     return LiveCurves(epochs) if live else None
 
-# %% ../nbs/04_train.ipynb #f461f319
+# %% ../nbs/04_train.ipynb #0f7a6cbf
 class ModelFileError(RuntimeError):
     "A model file is missing, unreadable, unsafe, or holds a network this project does not know."
 
@@ -224,7 +232,7 @@ def save_checkpoint(path,  # 目标文件，例如 'mnist_model.pth'
     _atomic_save(ckpt, path)
     return path
 
-# %% ../nbs/04_train.ipynb #88e8e9ac
+# %% ../nbs/04_train.ipynb #07c956e7
 def load_checkpoint(path,  # 模型文件：本项目的检查点，或教程那样只存了 `state_dict` 的文件
                     device='cpu',  # 张量加载到哪个设备
                    ) -> dict:
@@ -272,7 +280,7 @@ def save_model(model,  # 要保存的模型
     "Save `model` to `path` as a checkpoint (no optimizer state); return the path."
     return save_checkpoint(path, model, **meta)
 
-# %% ../nbs/04_train.ipynb #8ef27db6
+# %% ../nbs/04_train.ipynb #3c4f033d
 def train_mnist(epochs:int=5,  # 训练轮数
                 batch_size:int=64,  # 训练时每批的图片数
                 lr:float=1e-3,  # Adam 的学习率
@@ -316,7 +324,7 @@ def train_mnist(epochs:int=5,  # 训练轮数
     if save and verbose: print(f'模型已保存到 {save}')
     return model, history
 
-# %% ../nbs/04_train.ipynb #ef382bd2
+# %% ../nbs/04_train.ipynb #ea9d820b
 class UsageError(ValueError):
     "A command-line option has a value that cannot work."
 
@@ -379,7 +387,7 @@ def command_argv(name:str,  # 命令名，例如 'mnist_nb_train'
     if exe.exists(): return [str(exe)]
     return [sys.executable, '-c', f'from {module} import {name}; {name}()']   # 例如只把源码放在 PYTHONPATH 上时
 
-# %% ../nbs/04_train.ipynb #9c9fc73d
+# %% ../nbs/04_train.ipynb #04d42303
 @command
 def mnist_nb_train(epochs:int=5,  # 训练轮数
                    batch_size:int=None,  # 训练时每批的图片数；默认 mlp 用 64，cnn 用 128

@@ -373,12 +373,15 @@ def test_live_curves_update_in_place(browser, lab):
 
 PAD_RESULT_JS = """() => [...document.querySelectorAll('.mnist-nb-pad-result')].map(e => e.innerText.trim())"""
 
-def _drag(page, box:dict, size:int, strokes):
-    "Draw `strokes` (unit square) on the canvas in `box` with the mouse, like a learner: press, move, release."
+def _on_page(box:dict, size:int, strokes) -> list:
+    "`strokes` (unit square) as page coordinates on a `size`×`size` canvas shown in `box`."
     from mnist_nb.draw import stroke_points
     sx, sy = box['width'] / size, box['height'] / size
-    for s in stroke_points(strokes, size):
-        pts = [(box['x'] + x * sx, box['y'] + y * sy) for x, y in s]
+    return [[(box['x'] + x * sx, box['y'] + y * sy) for x, y in s] for s in stroke_points(strokes, size)]
+
+def _drag(page, box:dict, size:int, strokes):
+    "Draw `strokes` (unit square) on the canvas in `box` with the mouse, like a learner: press, move, release."
+    for pts in _on_page(box, size, strokes):
         page.mouse.move(*pts[0])
         page.mouse.down()
         for p in pts[1:]: page.mouse.move(*p, steps=4)
@@ -386,14 +389,11 @@ def _drag(page, box:dict, size:int, strokes):
 
 KERNEL_JS = "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
 
-def _swipe(page, cdp, box:dict, size:int, strokes):
+def _swipe(cdp, box:dict, size:int, strokes):
     "Draw `strokes` with a finger: raw touch events through the Chrome DevTools Protocol, as a tablet sends them."
-    from mnist_nb.draw import stroke_points
-    sx, sy = box['width'] / size, box['height'] / size
-    for s in stroke_points(strokes, size):
-        pts = [(box['x'] + x * sx, box['y'] + y * sy) for x, y in s]
-        touch = lambda kind, pt: cdp.send('Input.dispatchTouchEvent', {
-            'type': kind, 'touchPoints': [] if pt is None else [{'x': pt[0], 'y': pt[1]}]})
+    touch = lambda kind, pt: cdp.send('Input.dispatchTouchEvent', {
+        'type': kind, 'touchPoints': [] if pt is None else [{'x': pt[0], 'y': pt[1]}]})
+    for pts in _on_page(box, size, strokes):
         touch('touchStart', pts[0])
         for (x0, y0), (x1, y1) in zip(pts, pts[1:]):
             for t in (0.25, 0.5, 0.75, 1.0): touch('touchMove', (x0 + t * (x1 - x0), y0 + t * (y1 - y0)))
@@ -436,7 +436,7 @@ def test_draw_pad_reads_mouse_drawn_digits(browser, lab):
             _pad_result(page, lambda t: '写一个数字' in t, f'waiting for "清除" after the {digit}')
         # 平板上用手指写：触摸事件走的是另一条路（touchstart/touchmove/touchend）
         cdp = context.new_cdp_session(page)
-        _swipe(page, cdp, canvas.bounding_box(), size, DIGIT_STROKES[2])
+        _swipe(cdp, canvas.bounding_box(), size, DIGIT_STROKES[2])
         text = _pad_result(page, lambda t: re.search(r'识别为\s*\d', t), 'waiting for the pad to read a finger-drawn 2')
         page.screenshot(path=str(ARTIFACTS/'draw_pad_touch_2.png'))
         touch_read = int(re.search(r'识别为\s*(\d)', text).group(1))
