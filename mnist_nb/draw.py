@@ -18,7 +18,7 @@ from .predict import preprocess_digit, predict, DigitImageError
 
 # %% ../nbs/10_draw.ipynb #fabf7204
 class Ink:
-    "Strokes drawn on a white `size`×`size` greyscale PIL image with a round black pen, kept point by point."
+    "用黑色圆头笔写在 `size`×`size` 白色灰度 PIL 图片上的笔迹，逐点记录。"
     def __init__(self,
                  size:int=280,  # 画布边长（像素）
                  pen:float=20,  # 笔画粗细（像素）
@@ -27,7 +27,7 @@ class Ink:
         self.clear()
 
     def clear(self):
-        "Forget every stroke and wipe the image white."
+        "忘掉所有笔画，把图片涂回白色。"
         self.strokes = []
         self.image = Image.new('L', (self.size, self.size), 255)
         self._draw = ImageDraw.Draw(self.image)
@@ -37,12 +37,12 @@ class Ink:
         self._draw.ellipse([x - r, y - r, x + r, y + r], fill=0)
 
     def start(self, x:float, y:float):
-        "Put the pen down at `(x, y)`: a new stroke that starts with a dot."
+        "在 `(x, y)` 落笔：开始新的一笔，先点一个圆点。"
         self.strokes.append([(x, y)])
         self._dot(x, y)
 
     def to(self, x:float, y:float) -> tuple:
-        "Draw a line from the last point to `(x, y)`; return the segment `(x0, y0, x, y)` (`None` with the pen up)."
+        "从上一个点画线到 `(x, y)`；返回线段 `(x0, y0, x, y)`（没有落笔时返回 `None`）。"
         if not self.strokes: return None
         x0, y0 = self.strokes[-1][-1]
         self.strokes[-1].append((x, y))
@@ -54,12 +54,12 @@ class Ink:
     def empty(self) -> bool: return not self.strokes
 
     def array(self) -> np.ndarray:
-        "The image as a `[size, size]` uint8 array (255 = paper, 0 = ink)."
+        "图片对应的 `[size, size]` uint8 数组（255 是纸，0 是墨迹）。"
         return np.asarray(self.image)
 
 # %% ../nbs/10_draw.ipynb #bf5fd946
 def _arc(cx, cy, rx, ry, t0, t1, n=24):
-    "Points on an ellipse from angle `t0` to `t1` (degrees, 0 = right, 90 = down)."
+    "椭圆上从角度 `t0` 到 `t1` 的点（单位是度，0 朝右，90 朝下）。"
     return [(cx + rx * math.cos(math.radians(t)), cy + ry * math.sin(math.radians(t)))
             for t in np.linspace(t0, t1, n)]
 
@@ -84,7 +84,7 @@ def stroke_points(strokes,  # 单位正方形里的笔画，例如 `DIGIT_STROKE
                   size:int=280,  # 画布边长（像素）
                   margin:float=0.15,  # 四周留白占边长的比例
                  ) -> list:
-    "`strokes` scaled onto a `size`×`size` canvas with a `margin` all round, as lists of `(x, y)` pixels."
+    "把 `strokes` 放大到 `size`×`size` 的画布上、四周留出 `margin`，得到以像素为单位的 `(x, y)` 列表。"
     scale, off = size * (1 - 2 * margin), size * margin
     return [[(off + x * scale, off + y * scale) for x, y in s] for s in strokes]
 
@@ -93,7 +93,7 @@ def read_ink(model,  # 训练好的模型（MLP 或 CNN）
              ink:Ink,  # 手写的笔迹
              k:int=3,  # 列出几个最可能的数字
             ) -> tuple:
-    "`(Prediction, 28×28 input in [0, 1])` for the digit in `ink`, or `(None, None)` while it is blank."
+    "`ink` 里的数字的 `(Prediction, [0, 1] 之间的 28×28 输入)`；还是空白时返回 `(None, None)`。"
     if ink.empty: return None, None
     try: t = preprocess_digit(ink.image)
     except DigitImageError: return None, None
@@ -101,14 +101,14 @@ def read_ink(model,  # 训练好的模型（MLP 或 CNN）
 
 # %% ../nbs/10_draw.ipynb #0602c6fd
 def _png(x:np.ndarray, scale:int=4) -> bytes:
-    "PNG bytes of a `[H, W]` image in [0, 1], enlarged `scale` times with visible pixels."
+    "`[H, W]`、取值在 [0, 1] 的图片放大 `scale` 倍（像素清晰可见）后的 PNG 字节。"
     im = Image.fromarray((np.clip(x, 0, 1) * 255).astype(np.uint8))
     buf = io.BytesIO()
     im.resize((im.width * scale, im.height * scale), Image.NEAREST).save(buf, format='png')
     return buf.getvalue()
 
 class DrawPad(W.HBox):
-    "A canvas to write a digit on with mouse or finger, showing the model's 28×28 input and its top-k guesses live."
+    "用鼠标或手指写数字的画布，实时显示模型看到的 28×28 图片和它最可能的 k 个答案。"
     def __init__(self,
                  model,  # 训练好的模型（MLP 或 CNN）
                  size:int=280,  # 画布边长（像素）
@@ -146,7 +146,7 @@ class DrawPad(W.HBox):
         self.canvas.fill_style = self.canvas.stroke_style = 'black'
 
     def _redraw(self):
-        "Paint the paper and every stroke again (a new view of the canvas starts blank)."
+        "重新铺纸、重画每一笔（新打开的画布视图一开始是空白的）。"
         self._paper()
         for s in self.ink.strokes:
             self.canvas.fill_circle(*s[0], self.ink.pen / 2)
@@ -170,21 +170,21 @@ class DrawPad(W.HBox):
 
     def write(self, strokes,  # 单位正方形里的笔画，例如 `DIGIT_STROKES[7]`
              ):
-        "Write `strokes` on the pad as if drawn with the mouse (for demos and tests)."
+        "像用鼠标写一样把 `strokes` 写到手写板上（用于演示和测试）。"
         for s in stroke_points(strokes, self.ink.size):
             self._down(*s[0])
             for p in s[1:]: self._move(*p)
             self._up()
 
     def clear(self):
-        "Wipe the canvas and the prediction."
+        "清空画布和识别结果。"
         self._down_now = False
         self.ink.clear()
         self._paper()
         self.refresh()
 
     def refresh(self):
-        "Read the ink with the model and update the 28×28 preview, the result line and the bars."
+        "让模型读一遍笔迹，更新 28×28 预览、结果行和概率条。"
         self._last = time.monotonic()
         try: self.prediction, self.input = read_ink(self.model, self.ink, self.k)
         except Exception as e:   # 控件的回调里出错，学习者看不到报错：把原因写在结果栏里
@@ -199,8 +199,8 @@ class DrawPad(W.HBox):
             name.value, bar.value, pct.value = ('' if d is None else str(d)), p, ('' if d is None else f'{p:.1%}')
 
     def figure(self):
-        "A static matplotlib figure of the pad: the ink, the model's 28×28 input and the top-k bars."
-        from mnist_nb.visualize import label
+        "手写板的静态 matplotlib 图：笔迹、模型的 28×28 输入和前 k 个概率条。"
+        from mnist_nb.notebook import label
         import matplotlib.pyplot as plt
         fig, axes = plt.subplots(1, 3, figsize=(8, 2.6), gridspec_kw={'width_ratios': [1, 1, 1.3]})
         axes[0].imshow(self.ink.array(), cmap='gray', vmin=0, vmax=255); axes[0].set_title(label('手写板', 'pad'))

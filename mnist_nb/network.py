@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 # %% ../nbs/02_network.ipynb #50194edf
 class Net(nn.Module):
-    "The tutorial's MLP: flatten to 784, `Linear(784, 128)`, ReLU, `Linear(128, 10)`."
+    "教程的全连接网络：展平成 784 维，`Linear(784, 128)`、ReLU、`Linear(128, 10)`。"
     def __init__(self):
         super().__init__()
         self.fc1 = nn.Linear(28*28, 128)  # 输入层 → 隐藏层
@@ -25,5 +25,5 @@ class Net(nn.Module):
 
 # %% ../nbs/02_network.ipynb #23a081c4
 def count_params(model:nn.Module) -> int:
-    "Number of trainable parameters in `model`."
+    "`model` 里可训练参数的个数。"
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

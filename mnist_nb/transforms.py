@@ -16,12 +16,12 @@ MNIST_STD = 0.3081   # MNIST 训练集像素的标准差
 def mnist_transform(mean:float=MNIST_MEAN,  # 标准化用的均值
                     std:float=MNIST_STD,  # 标准化用的标准差
                    ) -> transforms.Compose:
-    "The tutorial's preprocessing: `ToTensor`, then `Normalize` with MNIST's mean and std."
+    "教程的预处理：先 `ToTensor`，再用 MNIST 的均值和标准差 `Normalize`。"
     return transforms.Compose([transforms.ToTensor(), transforms.Normalize((mean,), (std,))])
 
 # %% ../nbs/00_transforms.ipynb #393cab7e
 def pixel_stats(images:torch.Tensor,  # `uint8` 图片，形状任意，例如 `[N, 28, 28]`
                ) -> tuple:
-    "Mean and standard deviation of all pixels of `images`, after scaling them to [0, 1]."
+    "把 `images` 的像素缩放到 [0, 1] 之后，所有像素的均值和标准差。"
     x = images.to(torch.float64) / 255
     return x.mean().item(), x.std().item()
