@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['limit_threads_in_tests', 'command_argv', 'run_command', 'module_imports', 'chapter_of', 'import_graph',
-           'layering_problems']
+           'layering_problems', 'sidebar_problems']
 
 # %% ../nbs/94_devtools.ipynb #500aa2e0
 import ast, os, re, subprocess, sys
@@ -103,4 +103,19 @@ def layering_problems(graph:dict=None,  # `import_graph()` 的结果；None 表�
                 problems.append(f'{m}（第 {ch} 章）导入了后面的 {d}（{dch}）')
     for m, (ch, deps) in sorted(graph.items()):
         if ch is not None and ch < appendix_first and 'cli' in deps: problems.append(f'{m}（第 {ch} 章）导入了最上层的 cli')
+    return problems
+
+# %% ../nbs/94_devtools.ipynb #08dbef97
+def sidebar_problems(nbs=None,  # 笔记本目录；None 表示 settings.ini 里的 nbs_path
+                    ) -> list:
+    "`sidebar.yml` 与 `nbs/` 里的笔记本对不上的地方：漏掉的章节、指向不存在的文件、重复的条目。"
+    if nbs is None:
+        from nbdev.config import get_config
+        nbs = get_config().path('nbs_path')
+    nbs = Path(nbs)
+    listed = re.findall(r'^\s*-\s*(\S+\.ipynb)\s*$', (nbs/'sidebar.yml').read_text(encoding='utf-8'), re.M)
+    present = sorted(p.name for p in nbs.glob('*.ipynb') if not p.name.startswith(('_', '.')))
+    problems = [f'目录里没有 {n}' for n in present if n not in listed]
+    problems += [f'目录指向不存在的 {n}' for n in listed if n not in present]
+    problems += [f'目录里重复出现 {n}' for n in sorted(set(listed)) if listed.count(n) > 1]
     return problems

@@ -348,10 +348,10 @@ WATCH_IMAGES_JS = """() => {
 }"""
 
 def test_live_curves_update_in_place(browser, lab):
-    "In a real JupyterLab, `train_mnist(live=True)` shows one figure that is redrawn once per epoch."
+    "In a real JupyterLab, `train_fast(live=True)` shows one figure that is redrawn once per epoch."
     name = 'live_curves_e2e.ipynb'
-    cells = ['from mnist_nb.training import train_mnist',
-             '_, history = train_mnist(epochs=4, fast=True, live=True, verbose=False)\nlen(history)']
+    cells = ['from mnist_nb.speed import train_fast',
+             '_, history = train_fast(epochs=4, live=True, verbose=False)\nlen(history)']
     _write_json(lab.root/name, {'nbformat': 4, 'nbformat_minor': 5, 'metadata': {
         'kernelspec': {'name': 'python3', 'display_name': 'Python 3 (ipykernel)', 'language': 'python'}},
         'cells': [{'cell_type': 'code', 'id': f'c{i}', 'metadata': {}, 'source': c, 'outputs': [],
@@ -375,7 +375,7 @@ PAD_RESULT_JS = """() => [...document.querySelectorAll('.mnist-nb-pad-result')].
 
 def _on_page(box:dict, size:int, strokes) -> list:
     "`strokes` (unit square) as page coordinates on a `size`×`size` canvas shown in `box`."
-    from mnist_nb.draw import stroke_points
+    from mnist_nb.predict import stroke_points
     sx, sy = box['width'] / size, box['height'] / size
     return [[(box['x'] + x * sx, box['y'] + y * sy) for x, y in s] for s in stroke_points(strokes, size)]
 
@@ -413,7 +413,7 @@ def _pad_result(page, ok, what:str, timeout:float=30) -> str:
 
 def test_draw_pad_reads_mouse_drawn_digits(browser, lab):
     "Run chapter 10 in JupyterLab, draw digits on the pad by dragging the mouse (and one with a finger); check what it reads."
-    from mnist_nb.draw import DIGIT_STROKES
+    from mnist_nb.predict import DIGIT_STROKES
     name = '10_draw.ipynb'
     context, page, page_errors = _new_page(browser, has_touch=True)
     try:
