@@ -66,7 +66,10 @@ def chapter_of(path) -> int:
 def import_graph(lib=None,  # 包的目录；None 表示已安装的 mnist_nb
                 ) -> dict:
     "本包每个模块 → `(章节编号, 它导入的本包模块集合)`。"
-    lib = Path(lib) if lib else Path(__file__).parent
+    if lib is None:
+        import mnist_nb
+        lib = Path(mnist_nb.__file__).parent
+    lib = Path(lib)
     return {p.stem: (chapter_of(p), module_imports(p)) for p in sorted(lib.glob('*.py')) if not p.stem.startswith('_')}
 
 # %% ../nbs/94_devtools.ipynb #e4570dcd
