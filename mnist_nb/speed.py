@@ -16,10 +16,8 @@ from torchvision import datasets
 
 from .transforms import MNIST_MEAN, MNIST_STD
 from .data import get_mnist
-from .loaders import mnist_loaders
 from .device import get_device, available_devices
-from .fitting import test
-from .fitting import train_mnist
+from .fitting import test, train_mnist
 
 # %% ../nbs/07_speed.ipynb #f3fb95b1
 def mnist_tensors(data_dir=None,  # 数据目录；默认见第 1 章
@@ -72,27 +70,20 @@ def fast_loaders(data_dir=None,  # 数据目录；默认见第 1 章
     return TensorLoader(x, y, batch_size, shuffle=True, seed=seed), TensorLoader(xt, yt, test_batch_size)
 
 # %% ../nbs/07_speed.ipynb #ce5d67b3
-def run_recipe(loaders,  # `(train_loader, test_loader)`
-               device,  # 设备
-               epochs:int=5,  # 训练轮数
-               lr:float=1e-3,  # Adam 的学习率
-               seed:int=0,  # 模型初始化用的随机种子
+def run_recipe(trainer,  # 训练函数：第 5 章的 `train_mnist`、本章的 `train_fast` 或第 9 章的 `train_cnn`
                threads:int=None,  # 训练时 PyTorch 用几个 CPU 线程；None 表示不改
-               **adam_kwargs,  # 传给 `optim.Adam` 的其他参数，例如 `fused=True`
+               **kwargs,  # 传给训练函数的参数，例如 `epochs`、`seed`、`device`、`loaders`
               ) -> dict:
-    "用 Adam 在 `loaders` 上训练一个新的 `Net`；返回用时、最终准确率和每轮的记录。"
-    set_seed(seed)
-    model = Net().to(device)
-    opt = optim.Adam(model.parameters(), lr=lr, **adam_kwargs)
+    "安静地调用一次 `trainer`；返回训练用时、连读数据在内的总用时、最终准确率、每轮的记录和模型。"
     before = torch.get_num_threads()
     if threads: torch.set_num_threads(threads)
     try:
         t0 = time.perf_counter()
-        history = fit(model, device, *loaders, opt, epochs=epochs, verbose=False)
-        if device.type == 'cuda': torch.cuda.synchronize()
-        seconds = time.perf_counter() - t0
+        model, history = trainer(verbose=False, **kwargs)
+        wall_s = time.perf_counter() - t0
     finally: torch.set_num_threads(before)
-    return dict(seconds=seconds, accuracy=history[-1]['accuracy'], history=history)
+    return dict(seconds=sum(r['seconds'] for r in history), wall_s=wall_s, accuracy=history[-1]['accuracy'],
+                history=history, model=model)
 
 # %% ../nbs/07_speed.ipynb #92efdb4a
 def fast_adam_kwargs(device) -> dict:
@@ -125,11 +116,10 @@ def compare(epochs:int=5,  # 训练轮数
             data_dir=None,  # 数据目录
             seed:int=0,  # 随机种子
            ) -> dict:
-    "同一个配方分别用教程的 DataLoader 和快速配方训练；返回两者的用时和准确率。"
+    "同一个配方训练两次：`train_mnist`（教程的 DataLoader）和 `train_fast`（快速配方）；返回两者的用时和准确率。"
     dev = get_device(device, verbose=False)
-    slow = run_recipe(mnist_loaders(data_dir, batch_size=batch_size, seed=seed), dev, epochs, seed=seed)
-    fast = run_recipe(fast_loaders(data_dir, batch_size, seed=seed, device=dev), dev, epochs, seed=seed,
-                      **fast_adam_kwargs(dev))
+    kw = dict(epochs=epochs, batch_size=batch_size, seed=seed, device=dev, data_dir=data_dir)
+    slow, fast = run_recipe(train_mnist, **kw), run_recipe(train_fast, **kw)
     return dict(tutorial_s=round(slow['seconds'], 2), fast_s=round(fast['seconds'], 2),
                 speedup=round(slow['seconds'] / fast['seconds'], 1),
                 tutorial_acc=round(slow['accuracy'], 2), fast_acc=round(fast['accuracy'], 2),
@@ -159,11 +149,11 @@ def batch_size_sweep(devices=None,  # 设备名列表；默认 CPU 加上可用�
                      data_dir=None,  # 数据目录
                      seed:int=0,  # 随机种子
                     ) -> list:
-    "每个（设备, 批大小）组合都训练一个新模型；返回每轮用时和准确率的表格行。"
+    "每个（设备, 批大小）组合都用快速配方训练一个新模型；返回每轮用时和准确率的表格行。"
     rows = []
     for name in devices or ['cpu'] + [d for d in available_devices() if d != 'cpu']:
         dev = get_device(name, verbose=False)
         for bs in batch_sizes:
-            r = run_recipe(fast_loaders(data_dir, bs, seed=seed, device=dev), dev, epochs, seed=seed)
+            r = run_recipe(train_fast, epochs=epochs, batch_size=bs, seed=seed, device=dev, data_dir=data_dir)
             rows.append(dict(device=str(dev), batch_size=bs, epoch_s=r['seconds'] / epochs, accuracy=r['accuracy']))
     return rows
