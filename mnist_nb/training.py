@@ -35,7 +35,7 @@ def train(model,  # 要训练的模型
         loss = F.cross_entropy(output, target)
         loss.backward()
         optimizer.step()
-        total += loss.detach() * len(data); seen += len(data)   # 留在设备上累加：不必每批都等 GPU 算完
+        total += loss.detach() * len(data); seen += len(data)   # 先在张量里累加，最后才取出数值
         if on_batch is not None and batch_idx % log_interval == 0:
             on_batch(epoch - 1 + batch_idx / len(train_loader), loss.item())
         if verbose and batch_idx % log_interval == 0:
