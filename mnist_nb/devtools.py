@@ -109,9 +109,10 @@ def layering_problems(graph:dict=None,  # `import_graph()` 的结果；None 表�
     return problems
 
 # %% ../nbs/94_devtools.ipynb #08dbef97
-def sidebar_problems(nbs=None,  # 笔记本目录；None 表示 settings.ini 里的 nbs_path
+def sidebar_problems(nbs=None,  # 笔记本目录；None 表示当前目录（笔记本运行时就在 nbs/ 里），没有 sidebar.yml 时用 settings.ini 的 nbs_path
                     ) -> list:
     "`sidebar.yml` 与 `nbs/` 里的笔记本对不上的地方：漏掉的章节、指向不存在的文件、重复的条目。"
+    if nbs is None and Path('sidebar.yml').exists(): nbs = Path('.')
     if nbs is None:
         from nbdev.config import get_config
         nbs = get_config().path('nbs_path')
