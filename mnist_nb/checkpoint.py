@@ -18,10 +18,11 @@ from .transforms import MNIST_MEAN, MNIST_STD
 class ModelFileError(RuntimeError):
     "模型文件缺失、读不出来、不安全，或者装的是本项目不认识的网络。"
 
-ARCHS = {  # 结构名 → 网络类、训练函数、快速配方（"模块:名字"，用到时才导入），以及命令行的默认批大小和学习率
-    'mlp': dict(net='mnist_nb.network:Net', train='mnist_nb.fitting:train_mnist', fast='mnist_nb.speed:train_fast',
-                batch_size=64, lr=1e-3),
-    'cnn': dict(net='mnist_nb.cnn:CNN', train='mnist_nb.cnn:train_cnn', batch_size=128, lr=0.01),
+ARCHS = {  # 结构名 → 网络类和训练配方（"模块:名字"，用到时才导入；第一个配方是默认的），以及学习率参数的名字
+    'mlp': dict(net='mnist_nb.network:Net', lr_arg='lr',
+                recipes={'tutorial': 'mnist_nb.fitting:train_mnist', 'fast': 'mnist_nb.speed:train_fast'}),
+    'cnn': dict(net='mnist_nb.cnn:CNN', lr_arg='max_lr',
+                recipes={'fast': 'mnist_nb.cnn:train_cnn', 'long': 'mnist_nb.cnn:train_long'}),
 }
 
 def resolve(spec:str,  # "模块:名字"，例如 'mnist_nb.network:Net'
