@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['CNN', 'ScheduledOptimizer', 'make_optimizer', 'random_shift', 'ShiftLoader', 'train_cnn', 'cpu_name', 'machine_info',
-           'time_to_target', 'train_long']
+           'time_to_target', 'train_speedrun', 'train_long']
 
 # %% ../nbs/09_cnn.ipynb #208e5897
 import os, platform, statistics, subprocess, time
@@ -28,20 +28,22 @@ def _block(c_in, c_out, bn):
     return nn.Sequential(*layers, nn.ReLU())
 
 class CNN(nn.Module):
-    "两个卷积块（3×3 卷积、2×2 最大池化、BatchNorm、ReLU）加一个线性层：`[N, 1, 28, 28]` → `[N, 10]` 的 logits。"
+    "两个（或三个）卷积块（3×3 卷积、2×2 最大池化、BatchNorm、ReLU）加一个线性层：`[N, 1, 28, 28]` → `[N, 10]` 的 logits。"
     def __init__(self,
                  c1:int=16,  # 第一层卷积的通道数
                  c2:int=32,  # 第二层卷积的通道数
                  bn:bool=True,  # 是否使用 BatchNorm
+                 c3:int=0,  # 第三层卷积的通道数；0 表示没有第三层（速度赛里才用到，见后文）
                 ):
         super().__init__()
-        self.arch_kwargs = dict(c1=c1, c2=c2, bn=bn)   # 检查点里记下它们，加载时才能重建同样的网络
+        self.arch_kwargs = dict(c1=c1, c2=c2, bn=bn, **({'c3': c3} if c3 else {}))   # 检查点里记下它们，加载时才能重建同样的网络
         self.block1 = _block(1, c1, bn)    # [N, 1, 28, 28] → [N, c1, 14, 14]
         self.block2 = _block(c1, c2, bn)   # → [N, c2, 7, 7]
-        self.fc = nn.Linear(c2 * 7 * 7, 10)
+        self.block3 = _block(c2, c3, bn) if c3 else nn.Identity()   # 有第三层时 → [N, c3, 3, 3]
+        self.fc = nn.Linear(c3 * 3 * 3 if c3 else c2 * 7 * 7, 10)
 
     def forward(self, x):
-        x = self.block2(self.block1(x.view(-1, 1, 28, 28)))
+        x = self.block3(self.block2(self.block1(x.view(-1, 1, 28, 28))))
         return self.fc(x.flatten(1))     # [N, 10]，未经 softmax 的 logits
 
 # %% ../nbs/09_cnn.ipynb #9c3fb7e6
@@ -118,6 +120,7 @@ def train_cnn(epochs:int=2,  # 训练轮数
               shift:int=0,  # 数据增强：训练图片随机平移的最大像素数；0 表示不增强
               c1:int=16,  # 第一层卷积的通道数
               c2:int=32,  # 第二层卷积的通道数
+              c3:int=0,  # 第三层卷积的通道数；0 表示没有第三层
               progress:bool=False,  # 是否显示进度条
               live=False,  # True（或一个 `LiveCurves`）：在 JupyterLab 里边训练边画曲线（见附录 C）
               after_epoch=None,  # 每轮结束后调用 `after_epoch(model, optimizer, 结果字典)`，例如保存检查点
@@ -127,7 +130,7 @@ def train_cnn(epochs:int=2,  # 训练轮数
     dev = get_device(device, verbose=verbose)
     train_loader, test_loader = fast_loaders(data_dir, batch_size, seed=seed, device=dev)
     if shift: train_loader = ShiftLoader(train_loader, shift, seed=seed)
-    model = CNN(c1, c2, bn=bn).to(dev)
+    model = CNN(c1, c2, bn=bn, c3=c3).to(dev)
     if channels_last: model = model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, epochs * len(train_loader), max_lr, one_cycle, lr, dev)
     curves = as_curves(live, epochs)
@@ -203,6 +206,21 @@ def time_to_target(trainer,  # 训练函数，例如 `train_cnn`；要接受 `se
     return dict(target=target, seeds=len(runs), reached=len(hit) / len(runs), **_stats(hit),
                 mean_accuracy=statistics.mean(r['accuracy'] for r in runs),
                 data_s=statistics.mean(r['data_s'] for r in runs), runs=runs, machine=machine)
+
+# %% ../nbs/09_cnn.ipynb #5d1e0a16
+def train_speedrun(epochs:int=1,  # 训练轮数
+                   batch_size:int=128,  # 训练时每批的图片数
+                   max_lr:float=0.01,  # 一周期学习率的峰值
+                   seed:int=0,  # 随机种子
+                   device=None,  # 设备名；None 表示自动选择
+                   data_dir=None,  # 数据目录；None 表示默认目录
+                   c1:int=16,  # 第一层卷积的通道数
+                   c2:int=32,  # 第二层卷积的通道数
+                   c3:int=64,  # 第三层卷积的通道数
+                   **kwargs,  # 传给 `train_cnn` 的其他参数，例如 `verbose`、`after_epoch`、`live`
+                  ) -> tuple:
+    "速度赛的纪录配方：三个卷积块的 `CNN`，只训练 1 轮；返回 `(model, history)`。"
+    return train_cnn(epochs, batch_size, max_lr, seed, device, data_dir, c1=c1, c2=c2, c3=c3, **kwargs)
 
 # %% ../nbs/09_cnn.ipynb #5d1e0a11
 def train_long(epochs:int=10,  # 训练轮数

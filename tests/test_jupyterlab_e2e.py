@@ -7,7 +7,10 @@ that did not run. A full-page screenshot of each chapter goes to `tests/artifact
 next to the executed notebooks and the JupyterLab log.
 
 The notebooks run in a temporary copy of `nbs/`, so the repository's notebooks are never touched.
-JupyterLab's config, data, settings and workspaces live in that temporary folder too.
+JupyterLab's config, data, settings and workspaces live in that temporary folder too. Like
+`nbdev_test`, the copy leaves out the cells marked `#| slow` (the long experiments a learner runs
+when they choose to), so the browser test checks every default test of every chapter; set
+`MNIST_NB_E2E_SLOW=1` to keep them.
 
 Needs: `pip install playwright pytest` and a Chromium (Debian: `apt-get install chromium`);
 Playwright's own browser download is not used. Missing either is a failure, not a skip:
@@ -18,6 +21,7 @@ Environment variables:
 - `MNIST_NB_CHROMIUM`: path of the Chromium binary (default: `/usr/bin/chromium`, then `chromium` on PATH).
 - `MNIST_NB_E2E_LOCALE`: JupyterLab UI language, e.g. `zh_CN` (needs `jupyterlab-language-pack-zh-CN`).
 - `MNIST_NB_E2E_TIMEOUT`: seconds allowed per notebook (default 600).
+- `MNIST_NB_E2E_SLOW=1`: also run the cells marked `#| slow` (as `nbdev_test --flags slow` does).
 """
 import json, os, re, secrets, shutil, signal, socket, subprocess, sys, time
 import urllib.error, urllib.request
@@ -31,6 +35,7 @@ ARTIFACTS = Path(__file__).resolve().parent/'artifacts'
 CHAPTERS = sorted(p.name for p in NBS.glob('*.ipynb') if not p.name.startswith('_'))
 
 NB_TIMEOUT = float(os.environ.get('MNIST_NB_E2E_TIMEOUT', 600))   # seconds per notebook
+RUN_SLOW = os.environ.get('MNIST_NB_E2E_SLOW') == '1'
 LOCALE = os.environ.get('MNIST_NB_E2E_LOCALE', '').strip()
 CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
                  '--disable-background-networking', '--disable-component-update', '--disable-sync']
@@ -108,12 +113,27 @@ def _stop(proc, lab:Lab):
     try: os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError): pass
 
+SLOW_FLAG = re.compile(r'^\s*#\|\s*slow\s*$', re.M)
+
+def _drop_slow_cells(folder:Path) -> int:
+    "Remove the code cells marked `#| slow` from every notebook in `folder`, as `nbdev_test` skips them; return how many."
+    dropped = 0
+    for p in sorted(folder.glob('*.ipynb')):
+        nb = json.loads(p.read_text(encoding='utf-8'))
+        keep = [c for c in nb['cells'] if not (c['cell_type'] == 'code' and SLOW_FLAG.search(''.join(c['source'])))]
+        if len(keep) < len(nb['cells']):
+            dropped += len(nb['cells']) - len(keep)
+            nb['cells'] = keep
+            p.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n', encoding='utf-8')
+    return dropped
+
 @pytest.fixture(scope='module')
 def lab(tmp_path_factory):
     "Start JupyterLab on a copy of `nbs/`, isolated from the user's Jupyter setup; always stop it."
     tmp = tmp_path_factory.mktemp('jupyterlab_e2e')
     root = tmp/'nbs'
     shutil.copytree(NBS, root, ignore=shutil.ignore_patterns('.ipynb_checkpoints', '_proc', '.quarto'))
+    if not RUN_SLOW: print(f'left out {_drop_slow_cells(root)} cells marked #| slow (MNIST_NB_E2E_SLOW=1 keeps them)')
     home = tmp/'jupyter'
     for key, value in _lab_settings().items():
         _write_json(home/'user-settings'/f'{key}.jupyterlab-settings', value)
@@ -181,13 +201,17 @@ def browser():
 
 # The state of the current notebook as the learner sees it. `window.jupyterapp` is there because
 # the server runs with `--LabApp.expose_app_in_browser=True`.
-STATE_JS = """() => {
+STATE_JS = """(full = true) => {
   const app = window.jupyterapp;
   const dialogs = [...document.querySelectorAll('.jp-Dialog')].map(d => d.innerText.trim().slice(0, 800));
   const panel = app && app.shell.currentWidget;
   if (!panel || !panel.sessionContext || !panel.content) return {ready: false, dialogs};
   const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
   const code = panel.content.widgets.filter(c => c.model.type === 'code');
+  // 运行期间每半秒问一次：只看提示符，不把所有输出（含图片）序列化，免得浏览器和内核抢 CPU
+  if (!full) return {run: window.__e2eRun || null, dialogs, kernel: kernel ? kernel.status : null,
+                     busy: code.filter(c => c.model.executionState === 'running' ||
+                           (c.node.querySelector('.jp-InputArea-prompt') || {}).textContent === '[*]:').length};
   return {
     ready: panel.context.isReady && panel.sessionContext.isReady,
     path: panel.context.path,
@@ -216,11 +240,11 @@ RUN_ALL_JS = """async () => {
       err => { window.__e2eRun = 'error: ' + err; });
 }"""
 
-def _wait_for(page, ok, what:str, timeout:float):
-    "Poll the notebook state until `ok(state)`; fail with the state on a dialog or a timeout."
+def _wait_for(page, ok, what:str, timeout:float, full:bool=True):
+    "Poll the notebook state (`full=False`: only the run flag, kernel status and busy cells) until `ok(state)`."
     deadline = time.monotonic() + timeout
     while True:
-        st = page.evaluate(STATE_JS)
+        st = page.evaluate(STATE_JS, full)
         if st['dialogs']: pytest.fail(f'JupyterLab shows a dialog while {what}:\n' + '\n---\n'.join(st['dialogs']))
         if ok(st): return st
         if time.monotonic() > deadline:
@@ -276,9 +300,9 @@ def _run_all(page, name:str) -> dict:
     "Clear the outputs, Run All Cells, wait until every cell has run; return the notebook state."
     started = time.monotonic()
     page.evaluate(RUN_ALL_JS)
-    st = _wait_for(page, lambda s: s['run'] != 'running' and s['kernel'] == 'idle'
-                   and not any(p.startswith('[*]') for p in s['prompts']),
-                   'running all cells', NB_TIMEOUT)
+    _wait_for(page, lambda s: s['run'] != 'running' and s['kernel'] == 'idle' and not s['busy'],
+              'running all cells', NB_TIMEOUT, full=False)
+    st = _wait_for(page, lambda s: not any(p.startswith('[*]') for p in s['prompts']), 'reading the finished notebook', 60)
     print(f'{name}: ran {st["cells"]} code cells in {time.monotonic() - started:.1f} s ({st["run"]})')
     return st
 
