@@ -163,7 +163,7 @@ def mnist_nb_train(arch:str='mlp',  # 网络结构：mlp（教程的全连接网
     lr = args[ARCHS[arch]['lr_arg']]
     verbose = not quiet
     if resume and arch != 'mlp': raise UsageError('--resume 目前只支持 --arch mlp。')
-    dev = get_device(device, verbose=verbose)
+    dev = get_device(device, verbose=False)        # 训练函数会自己报告设备
     extra = _resume(resume, arch, lr, recipe == 'fast', dev, verbose) if resume else {}
     def save_epoch(model, optimizer, r):
         if save: save_checkpoint(save, model, optimizer, arch=arch, arch_kwargs=getattr(model, 'arch_kwargs', {}),
