@@ -220,7 +220,10 @@ STATE_JS = """(full = true) => {
     run: window.__e2eRun || null,
     dialogs,
     cells: code.length,
-    prompts: code.map(c => c.node.querySelector('.jp-InputArea-prompt').textContent.trim()),
+    // 折叠了输入的单元（第 12 章的画图函数）页面上没有提示符，就从单元的模型读执行次数
+    prompts: code.map(c => { const p = c.node.querySelector('.jp-InputArea-prompt');
+                             if (p) return p.textContent.trim();
+                             return c.model.executionState === 'running' ? '[*]:' : `[${c.model.executionCount ?? ' '}]:`; }),
     errors: code.flatMap((c, i) => c.model.toJSON().outputs
         .filter(o => o.output_type === 'error').map(o => `code cell ${i + 1}: ${o.ename}: ${o.evalue}`)),
     rendered: panel.content.node.querySelectorAll('.jp-Cell').length,
