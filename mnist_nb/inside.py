@@ -8,7 +8,7 @@ __all__ = ['PIXEL_LOW', 'PIXEL_HIGH', 'weight_images', 'plot_weights', 'linear_t
            'plot_saliency', 'calibration', 'plot_reliability', 'fgsm', 'fgsm_accuracy', 'FGSMLoader',
            'train_adversarial']
 
-# %% ../nbs/12_inside.ipynb #1032261f
+# %% ../nbs/12_inside.ipynb #87a2851d
 from contextlib import contextmanager
 
 import numpy as np
@@ -29,7 +29,7 @@ from .speed import fast_loaders, fast_adam_kwargs
 from .predict import as_batch
 from .notebook import label
 
-# %% ../nbs/12_inside.ipynb #f4176549
+# %% ../nbs/12_inside.ipynb #c2a7d9da
 def weight_images(model,  # 第一层是 `Linear(784, …)` 的模型，例如教程的 `Net`
                  ) -> torch.Tensor:
     "把第一个线性层的权重排成 `[隐藏单元数, 28, 28]` 的图片，放在 CPU 上。"
@@ -38,7 +38,7 @@ def weight_images(model,  # 第一层是 `Linear(784, …)` 的模型，例如�
         raise ValueError('这个模型的第一个线性层不是 784 个输入，没法把权重排成 28×28 的图片（卷积网络请看 `conv_filters`）。')
     return first.weight.detach().cpu().view(-1, 28, 28)
 
-# %% ../nbs/12_inside.ipynb #20db8e0e
+# %% ../nbs/12_inside.ipynb #02189f08
 def plot_weights(w,  # `[N, h, w]` 的权重图片
                  ncols:int=16,  # 每行几张
                  title:str=None,  # 整张图的标题
@@ -59,7 +59,7 @@ def plot_weights(w,  # `[N, h, w]` 的权重图片
     fig.tight_layout(pad=0.2)
     return fig
 
-# %% ../nbs/12_inside.ipynb #5ed22be5
+# %% ../nbs/12_inside.ipynb #5f515654
 def linear_templates(model,  # 教程的 `Net`（两个线性层，中间一个 ReLU）
                     ) -> tuple:
     "假装去掉 ReLU，把两个线性层合成一个：返回 `([10, 28, 28] 的模板, [10] 的偏置)`。"
@@ -67,7 +67,7 @@ def linear_templates(model,  # 教程的 `Net`（两个线性层，中间一个 
     w2, b2 = model.fc2.weight.detach().cpu(), model.fc2.bias.detach().cpu()
     return (w2 @ w1).view(10, 28, 28), w2 @ b1 + b2
 
-# %% ../nbs/12_inside.ipynb #a635cf28
+# %% ../nbs/12_inside.ipynb #631bc104
 def conv_filters(model,  # 第 9 章的 `CNN`
                 ) -> torch.Tensor:
     "第一层卷积的卷积核：`[通道数, 3, 3]`，放在 CPU 上。"
@@ -75,7 +75,7 @@ def conv_filters(model,  # 第 9 章的 `CNN`
     if conv is None: raise ValueError('这个模型里没有卷积层（MLP 请看 `weight_images`）。')
     return conv.weight.detach().cpu()[:, 0]
 
-# %% ../nbs/12_inside.ipynb #4f9d746b
+# %% ../nbs/12_inside.ipynb #bf7698eb
 @contextmanager
 def eval_mode(model,  # 任何 PyTorch 模型
              ):
@@ -85,7 +85,7 @@ def eval_mode(model,  # 任何 PyTorch 模型
     try: yield model
     finally: model.train(was_training)
 
-# %% ../nbs/12_inside.ipynb #950aeef2
+# %% ../nbs/12_inside.ipynb #49986941
 def feature_maps(model,  # 第 9 章的 `CNN`
                  x:torch.Tensor,  # 一批标准化后的图片，`[N, 1, 28, 28]`
                 ) -> dict:
@@ -100,7 +100,7 @@ def feature_maps(model,  # 第 9 章的 `CNN`
         for h in hooks: h.remove()
     return maps
 
-# %% ../nbs/12_inside.ipynb #9a28696c
+# %% ../nbs/12_inside.ipynb #239bca3b
 def plot_feature_maps(x:torch.Tensor,  # 一张标准化后的图片，`[1, 28, 28]` 或 `[1, 1, 28, 28]`
                       maps:dict,  # `feature_maps` 对这张图片的结果
                       n:int=12,  # 每层画几个通道
@@ -118,7 +118,7 @@ def plot_feature_maps(x:torch.Tensor,  # 一张标准化后的图片，`[1, 28, 
     fig.tight_layout(pad=0.3)
     return fig
 
-# %% ../nbs/12_inside.ipynb #f61705c8
+# %% ../nbs/12_inside.ipynb #2f2c581c
 def features(model,  # 训练好的模型（MLP 或 CNN）
              images,  # 要提取特征的图片，见第 8 章的 `as_batch`（张量、路径、PIL 图片……）
              batch_size:int=1000,  # 每次送进模型的图片数
@@ -134,7 +134,7 @@ def features(model,  # 训练好的模型（MLP 或 CNN）
     finally: hook.remove()
     return torch.cat(out)
 
-# %% ../nbs/12_inside.ipynb #3588cb36
+# %% ../nbs/12_inside.ipynb #c26caf30
 def project(feats,  # `[N, 特征数]` 的特征
             method:str='pca',  # 'pca' 或 'tsne'
             seed:int=0,  # 随机种子（t-SNE 的结果与它有关）
@@ -154,7 +154,7 @@ def place_on_map(model,  # 画地图用的模型
     if not hasattr(pca, 'transform'): raise ValueError('只有 PCA 能放新的点；t-SNE 没有现成的投影，新的点要和原来的一起重算。')
     return pca.transform(np.asarray(features(model, images), dtype=np.float32))
 
-# %% ../nbs/12_inside.ipynb #816f1eb3
+# %% ../nbs/12_inside.ipynb #9bcc4604
 def plot_digit_map(xy,  # `[N, 2]` 的坐标
                    labels,  # 每个点的真实数字
                    wrong=None,  # 可选：布尔数组，标出读错的点
@@ -182,7 +182,7 @@ def plot_digit_map(xy,  # `[N, 2]` 的坐标
     if title: ax.set_title(title)
     return ax
 
-# %% ../nbs/12_inside.ipynb #106d5845
+# %% ../nbs/12_inside.ipynb #0a5992f6
 def saliency(model,  # 训练好的模型
              x:torch.Tensor,  # 一批标准化后的图片，`[N, 1, 28, 28]`
             ) -> tuple:
@@ -195,7 +195,7 @@ def saliency(model,  # 训练好的模型
         grad, = torch.autograd.grad(logits.gather(1, pred[:, None]).sum(), x)   # 每张图只对自己的分数求导
     return grad.cpu(), pred.cpu()
 
-# %% ../nbs/12_inside.ipynb #d507fe78
+# %% ../nbs/12_inside.ipynb #4fabe77a
 def plot_saliency(x, grad, preds, targets, title:str=None):
     "上一行是图片（标题“预测/真实”，读错的标红），下一行是梯度的绝对值；返回这张图。"
     n = len(x)
@@ -209,7 +209,7 @@ def plot_saliency(x, grad, preds, targets, title:str=None):
     if title: fig.suptitle(title)
     return fig
 
-# %% ../nbs/12_inside.ipynb #7b9dd816
+# %% ../nbs/12_inside.ipynb #c5be33cb
 def calibration(probs:torch.Tensor,  # `[N, 10]` 的概率
                 targets:torch.Tensor,  # `[N]` 的真实数字
                 n_bins:int=10,  # 把 [0, 1] 等分成几个区间
@@ -225,7 +225,7 @@ def calibration(probs:torch.Tensor,  # `[N, 10]` 的概率
     ece = float(np.sum(counts / counts.sum() * np.abs(accuracy - confidence)))
     return dict(confidence=confidence, accuracy=accuracy, counts=counts, ece=ece)
 
-# %% ../nbs/12_inside.ipynb #0bd3d2ba
+# %% ../nbs/12_inside.ipynb #788aba90
 def plot_reliability(results:dict,  # `{模型名: calibration(…) 的结果}`
                     ):
     "左边是可靠性图（对角线是完全校准），右边是每个区间的图片数；返回这张图。"
@@ -241,7 +241,7 @@ def plot_reliability(results:dict,  # `{模型名: calibration(…) 的结果}`
     fig.tight_layout()
     return fig
 
-# %% ../nbs/12_inside.ipynb #c2c00b99
+# %% ../nbs/12_inside.ipynb #0935b2b3
 PIXEL_LOW, PIXEL_HIGH = (0 - MNIST_MEAN) / MNIST_STD, (1 - MNIST_MEAN) / MNIST_STD   # 亮度 0 和 1 标准化之后的值
 
 def fgsm(model,  # 训练好的模型
@@ -273,7 +273,7 @@ def fgsm_accuracy(model,  # 训练好的模型
             n += len(target)
     return {e: 100 * c / n for e, c in correct.items()}
 
-# %% ../nbs/12_inside.ipynb #619a3a2e
+# %% ../nbs/12_inside.ipynb #fc4f4931
 class FGSMLoader:
     "包住一个训练数据加载器：每一批返回原图和用当前 `model` 生成的 FGSM 对抗样本（批大小翻倍）。"
     def __init__(self,
