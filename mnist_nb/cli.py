@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'UsageError', 'check_positive', 'Parser', 'make_parser', 'run_cli', 'command', 'recipe_trainer',
-           'recipe_args', 'mnist_nb_train', 'mnist_nb_bench', 'image_files', 'format_prediction', 'mnist_nb_predict']
+           'recipe_args', 'mnist_nb_train', 'mnist_nb_bench', 'image_files', 'format_prediction', 'mnist_nb_predict',
+           'mnist_nb_export']
 
 # %% ../nbs/93_cli.ipynb #b4f64161
 import argparse, inspect, json, math, os, sys
@@ -20,6 +21,7 @@ from .device import get_device, DeviceError, UnknownDeviceError
 from .checkpoint import ARCHS, ModelFileError, resolve, save_checkpoint, load_checkpoint, load_model
 from .speed import fast_adam_kwargs, compare, bench_model, run_recipe
 from .predict import DigitImageError, Prediction, predict, preprocess_digit
+from .web import WebExportError, build_site
 
 # %% ../nbs/93_cli.ipynb #260014c4
 class UsageError(ValueError):
@@ -82,7 +84,7 @@ def run_cli(func, *args, debug:bool=False, **kwargs):
     except Exception as e:
         if debug: raise
         usage = isinstance(e, (UsageError, UnknownDeviceError))
-        known = usage or isinstance(e, (DeviceError, MNISTDataError, ModelFileError, DigitImageError))
+        known = usage or isinstance(e, (DeviceError, MNISTDataError, ModelFileError, DigitImageError, WebExportError))
         msg = str(e) if known else f'{type(e).__name__}: {e}（加上 --debug 可以看到完整的报错信息）'
         print(f'错误：{msg}', file=sys.stderr)
         sys.exit(2 if usage else 1)
@@ -289,3 +291,16 @@ def mnist_nb_predict(images:list,  # 图片文件或目录（目录表示其中�
                 line, failed = None, True; print(f'错误：{f}：处理失败（{type(e).__name__}: {e}）', file=sys.stderr)
             if line: print(line, flush=True)
     if failed: sys.exit(1)
+
+# %% ../nbs/93_cli.ipynb #55b34625
+@command
+def mnist_nb_export(model:str='mnist_model.pth',  # 用 mnist_nb_train 保存的模型文件（MLP 或 CNN）
+                    out:str='mnist_web',  # 网页的文件夹；没有就新建，里面已有的同名文件会换成新的，别的文件不动
+                   ):
+    "把训练好的模型导出成 ONNX，生成在浏览器里识别手写数字的静态网页（第 11 章）。"
+    if Path(out).exists() and not Path(out).is_dir():
+        raise UsageError(f'--out {out} 是一个已有的文件，不是文件夹；请换一个名字。')
+    weight = build_site(model, out)
+    for name, size in weight.items(): print(f'{Path(out)/name}\t{size / 1024:,.0f} KB')
+    print(f'网页一共 {sum(weight.values()) / 1024 / 1024:.1f} MB。打开它：python -m http.server --directory {out} 8000，'
+          '再在浏览器里访问 http://localhost:8000')
