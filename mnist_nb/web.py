@@ -7,7 +7,7 @@ __all__ = ['ORT_WEB_VERSION', 'ORT_WEB_INTEGRITY', 'ORT_WEB_FILES', 'PAGE_DIR', 
            'export_onnx', 'onnx_summary', 'onnx_session', 'test_pixels', 'compare_onnx', 'ort_web_dir', 'build_site',
            'page_weight', 'serve', 'find_chromium', 'try_page']
 
-# %% ../nbs/11_web.ipynb #2eff41a5
+# %% ../nbs/11_web.ipynb #0b0be8f5
 import base64, concurrent.futures, contextlib, functools, hashlib, http.server, io, json, os, shutil
 import subprocess, tarfile, tempfile, threading, time, warnings
 from pathlib import Path
@@ -25,7 +25,7 @@ from .checkpoint import load_model
 from .predict import preprocess_digit, stroke_points, DIGIT_STROKES
 from .draw import Ink
 
-# %% ../nbs/11_web.ipynb #4c2064cd
+# %% ../nbs/11_web.ipynb #bab7a400
 class WebExportError(RuntimeError):
     "导出模型或生成网页时出的问题；说明里写明原因和解决办法。"
 
@@ -37,7 +37,7 @@ class PixelModel(nn.Module):
     def forward(self, pixels):
         return self.model((pixels - MNIST_MEAN) / MNIST_STD)
 
-# %% ../nbs/11_web.ipynb #78fa3180
+# %% ../nbs/11_web.ipynb #8b810997
 def export_onnx(model:nn.Module,  # 训练好的模型（MLP 或 CNN）
                 path,  # 要写的 .onnx 文件
                 opset:int=18,  # ONNX 算子集（opset）的版本
@@ -49,6 +49,8 @@ def export_onnx(model:nn.Module,  # 训练好的模型（MLP 或 CNN）
     batch = torch.export.Dim('batch', min=1, max=1_000_000)
     tmp = path.with_name(path.name + '.tmp')
     try:
+        # 导出器会打印每一步的进度，还会对 torch.export 的内部细节发出警告；这里只要结果，
+        # 文件对不对由下面的 check_model 和本章后面在测试集上的核对来检查
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter('ignore')
             torch.onnx.export(net, (torch.zeros(2, 1, 28, 28),), tmp, input_names=['pixels'], output_names=['logits'],
@@ -59,7 +61,7 @@ def export_onnx(model:nn.Module,  # 训练好的模型（MLP 或 CNN）
         tmp.unlink(missing_ok=True)
     return path
 
-# %% ../nbs/11_web.ipynb #3e578c22
+# %% ../nbs/11_web.ipynb #c89d7f40
 def onnx_summary(path,  # .onnx 文件
                 ) -> dict:
     "ONNX 文件里有什么：输入输出的名字、形状和类型，算子集版本，各种算子的个数，参数个数和文件大小。"
@@ -74,7 +76,7 @@ def onnx_summary(path,  # .onnx 文件
                 opset=max(o.version for o in m.opset_import if o.domain in ('', 'ai.onnx')), ops=ops,
                 params=sum(int(np.prod(t.dims)) for t in m.graph.initializer), bytes=Path(path).stat().st_size)
 
-# %% ../nbs/11_web.ipynb #90b9bd32
+# %% ../nbs/11_web.ipynb #4fa7aa3c
 def onnx_session(path,  # .onnx 文件
                  threads:int=None,  # ONNX Runtime 用几个线程；None 表示和 PyTorch 一样多
                 ):
@@ -112,7 +114,7 @@ def compare_onnx(model:nn.Module,  # PyTorch 模型
                 onnx_accuracy=100 * float((ox == y.numpy()).mean()),
                 torch_images_per_s=speed['torch'], onnx_images_per_s=speed['onnx'])
 
-# %% ../nbs/11_web.ipynb #ba754de2
+# %% ../nbs/11_web.ipynb #905c1e7b
 ORT_WEB_VERSION = '1.30.0'  # 页面用的 onnxruntime-web 版本（npm），固定下来
 ORT_WEB_INTEGRITY = 'sha512-q0y+JrrtukXSzsBWEMccVfqX25LRmosXHF+CaRJmg8pZClzcV7svNc4rKY3jL02Vb7QmRMDs1SigqR4CXAfKYQ=='  # npm 登记的包校验值
 ORT_WEB_FILES = ['ort.wasm.min.js', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm']  # 只用到 WebAssembly 后端的三个文件
@@ -154,7 +156,7 @@ def ort_web_dir(cache=None,  # 缓存目录；默认是数据目录旁边的 onn
         os.replace(tmp/'out', cache)   # 三个文件一起出现：中途失败不会留下半个缓存
     return cache
 
-# %% ../nbs/11_web.ipynb #d2fca66d
+# %% ../nbs/11_web.ipynb #78396cb8
 def build_site(model,  # 训练好的模型（MLP 或 CNN），或者它的模型文件（.pth）
                out,  # 网页的文件夹；已有的同名文件会被换成新的，别的文件不动
                cache=None,  # onnxruntime-web 的缓存目录，见 `ort_web_dir`
@@ -177,7 +179,7 @@ def page_weight(site,  # `build_site` 生成的文件夹
     return {str(p.relative_to(site)): p.stat().st_size
             for p in [site/'index.html', site/'pad.js', site/'model.onnx'] + [site/'ort'/f for f in ORT_WEB_FILES]}
 
-# %% ../nbs/11_web.ipynb #f6d46513
+# %% ../nbs/11_web.ipynb #7d955f3c
 class _Quiet(http.server.SimpleHTTPRequestHandler):
     "静态文件服务器：不在输出里打印每个请求，.mjs 和 .wasm 用浏览器要求的类型。"
     extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
@@ -204,7 +206,7 @@ def find_chromium():
     return next((p for p in ['/usr/bin/chromium', *map(shutil.which, ['chromium', 'chromium-browser', 'google-chrome'])]
                  if p and os.path.exists(p)), None)
 
-# %% ../nbs/11_web.ipynb #71405641
+# %% ../nbs/11_web.ipynb #ff957e62
 def _touch_stroke(cdp, pts, steps:int=5):
     "用触摸事件画一笔：按下、沿着点移动（每两点之间插 `steps` 个点）、抬起。"
     touch = lambda kind, p: cdp.send('Input.dispatchTouchEvent', {
