@@ -42,9 +42,10 @@ setuptools.setup(
         'Natural Language :: ' + cfg['language'],
     ] + ['Programming Language :: Python :: '+o for o in py_versions[py_versions.index(min_python):]] + (['License :: ' + lic[1] ] if lic[1] else []),
     url = cfg['git_url'],
-    packages = setuptools.find_packages(include=[cfg['lib_path'], cfg['lib_path'] + '.*']),
+    # mnist_nb/page 只有第 11 章网页的 HTML 和 JavaScript，没有 .py：明确列为一个包，文件作为它的数据安装
+    packages = setuptools.find_packages(include=[cfg['lib_path'], cfg['lib_path'] + '.*']) + [cfg['lib_path'] + '.page'],
     include_package_data = True,
-    package_data = {cfg['lib_path']: ['page/*.html', 'page/*.js']},   # 第 11 章的网页
+    package_data = {cfg['lib_path'] + '.page': ['*.html', '*.js']},
     install_requires = requirements,
     extras_require={ 'dev': dev_requirements },
     dependency_links = cfg.get('dep_links','').split(),

@@ -5,9 +5,9 @@
 # %% auto #0
 __all__ = ['ORT_WEB_VERSION', 'ORT_WEB_INTEGRITY', 'ORT_WEB_FILES', 'PAGE_DIR', 'CHROMIUM_ARGS', 'WebExportError', 'PixelModel',
            'export_onnx', 'onnx_summary', 'onnx_session', 'test_pixels', 'compare_onnx', 'ort_web_dir', 'build_site',
-           'page_weight', 'serve', 'find_chromium', 'try_page']
+           'page_weight', 'serve', 'try_page']
 
-# %% ../nbs/11_web.ipynb #0b0be8f5
+# %% ../nbs/11_web.ipynb #a96ace0b
 import base64, concurrent.futures, contextlib, functools, hashlib, http.server, io, json, os, shutil
 import subprocess, tarfile, tempfile, threading, time, warnings
 from pathlib import Path
@@ -25,7 +25,7 @@ from .checkpoint import load_model
 from .predict import preprocess_digit, stroke_points, DIGIT_STROKES
 from .draw import Ink
 
-# %% ../nbs/11_web.ipynb #bab7a400
+# %% ../nbs/11_web.ipynb #a1a642d2
 class WebExportError(RuntimeError):
     "导出模型或生成网页时出的问题；说明里写明原因和解决办法。"
 
@@ -37,7 +37,7 @@ class PixelModel(nn.Module):
     def forward(self, pixels):
         return self.model((pixels - MNIST_MEAN) / MNIST_STD)
 
-# %% ../nbs/11_web.ipynb #8b810997
+# %% ../nbs/11_web.ipynb #e3cf85e4
 def export_onnx(model:nn.Module,  # 训练好的模型（MLP 或 CNN）
                 path,  # 要写的 .onnx 文件
                 opset:int=18,  # ONNX 算子集（opset）的版本
@@ -61,7 +61,7 @@ def export_onnx(model:nn.Module,  # 训练好的模型（MLP 或 CNN）
         tmp.unlink(missing_ok=True)
     return path
 
-# %% ../nbs/11_web.ipynb #c89d7f40
+# %% ../nbs/11_web.ipynb #4a09b90b
 def onnx_summary(path,  # .onnx 文件
                 ) -> dict:
     "ONNX 文件里有什么：输入输出的名字、形状和类型，算子集版本，各种算子的个数，参数个数和文件大小。"
@@ -76,7 +76,7 @@ def onnx_summary(path,  # .onnx 文件
                 opset=max(o.version for o in m.opset_import if o.domain in ('', 'ai.onnx')), ops=ops,
                 params=sum(int(np.prod(t.dims)) for t in m.graph.initializer), bytes=Path(path).stat().st_size)
 
-# %% ../nbs/11_web.ipynb #4fa7aa3c
+# %% ../nbs/11_web.ipynb #22da253b
 def onnx_session(path,  # .onnx 文件
                  threads:int=None,  # ONNX Runtime 用几个线程；None 表示和 PyTorch 一样多
                 ):
@@ -114,7 +114,7 @@ def compare_onnx(model:nn.Module,  # PyTorch 模型
                 onnx_accuracy=100 * float((ox == y.numpy()).mean()),
                 torch_images_per_s=speed['torch'], onnx_images_per_s=speed['onnx'])
 
-# %% ../nbs/11_web.ipynb #905c1e7b
+# %% ../nbs/11_web.ipynb #31604309
 ORT_WEB_VERSION = '1.30.0'  # 页面用的 onnxruntime-web 版本（npm），固定下来
 ORT_WEB_INTEGRITY = 'sha512-q0y+JrrtukXSzsBWEMccVfqX25LRmosXHF+CaRJmg8pZClzcV7svNc4rKY3jL02Vb7QmRMDs1SigqR4CXAfKYQ=='  # npm 登记的包校验值
 ORT_WEB_FILES = ['ort.wasm.min.js', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm']  # 只用到 WebAssembly 后端的三个文件
@@ -126,11 +126,11 @@ def _check_integrity(tgz:Path):
     if got != want:
         raise WebExportError(f'下载的 onnxruntime-web {ORT_WEB_VERSION} 和 npm 登记的校验值对不上，可能下载不完整；请重试。')
 
-def ort_web_dir(cache=None,  # 缓存目录；默认是数据目录旁边的 onnxruntime-web-<版本>
+def ort_web_dir(cache=None,  # 缓存目录；默认是数据目录里的 onnxruntime-web-<版本>
                ) -> Path:
     "onnxruntime-web 的三个文件所在的目录；第一次用时用 npm 下载固定版本的包，校验后取出这三个文件缓存起来。"
     if os.environ.get('MNIST_NB_ORT_WEB'): cache = Path(os.environ['MNIST_NB_ORT_WEB'])
-    cache = Path(cache or default_data_dir().parent/f'onnxruntime-web-{ORT_WEB_VERSION}')
+    cache = Path(cache or default_data_dir()/f'onnxruntime-web-{ORT_WEB_VERSION}')
     if all((cache/f).is_file() for f in ORT_WEB_FILES): return cache
     npm = shutil.which('npm')
     if npm is None:
@@ -156,7 +156,7 @@ def ort_web_dir(cache=None,  # 缓存目录；默认是数据目录旁边的 onn
         os.replace(tmp/'out', cache)   # 三个文件一起出现：中途失败不会留下半个缓存
     return cache
 
-# %% ../nbs/11_web.ipynb #78396cb8
+# %% ../nbs/11_web.ipynb #e820d375
 def build_site(model,  # 训练好的模型（MLP 或 CNN），或者它的模型文件（.pth）
                out,  # 网页的文件夹；已有的同名文件会被换成新的，别的文件不动
                cache=None,  # onnxruntime-web 的缓存目录，见 `ort_web_dir`
@@ -179,7 +179,7 @@ def page_weight(site,  # `build_site` 生成的文件夹
     return {str(p.relative_to(site)): p.stat().st_size
             for p in [site/'index.html', site/'pad.js', site/'model.onnx'] + [site/'ort'/f for f in ORT_WEB_FILES]}
 
-# %% ../nbs/11_web.ipynb #7d955f3c
+# %% ../nbs/11_web.ipynb #9d98ce9b
 class _Quiet(http.server.SimpleHTTPRequestHandler):
     "静态文件服务器：不在输出里打印每个请求，.mjs 和 .wasm 用浏览器要求的类型。"
     extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
@@ -199,14 +199,7 @@ def serve(folder,  # 要发布的文件夹
 CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
                  '--disable-background-networking', '--disable-component-update', '--disable-sync']
 
-def find_chromium():
-    "用来测试网页的 Chromium：环境变量 MNIST_NB_CHROMIUM，否则系统里的 chromium / Chrome；都没有时返回 None（用 Playwright 自己下载的）。"
-    env = os.environ.get('MNIST_NB_CHROMIUM')
-    if env: return env
-    return next((p for p in ['/usr/bin/chromium', *map(shutil.which, ['chromium', 'chromium-browser', 'google-chrome'])]
-                 if p and os.path.exists(p)), None)
-
-# %% ../nbs/11_web.ipynb #ff957e62
+# %% ../nbs/11_web.ipynb #1671d465
 def _touch_stroke(cdp, pts, steps:int=5):
     "用触摸事件画一笔：按下、沿着点移动（每两点之间插 `steps` 个点）、抬起。"
     touch = lambda kind, p: cdp.send('Input.dispatchTouchEvent', {
@@ -265,6 +258,7 @@ def try_page(site,  # `build_site` 生成的文件夹
              cases=((7, 'mouse'), (1, 'mouse'), (0, 'mouse'), (4, 'mouse'), (3, 'mouse'), (2, 'touch')),  # 要写的 (数字, 'mouse' 或 'touch')
              viewport:dict=None,  # 浏览器窗口大小；默认 800×700
              screenshot=None,  # 写完最后一个数字后整页截图存到这里；None 表示不截图
+             chromium=None,  # Chromium 程序的路径（见附录 E 的 `find_chromium`）；None 表示用 Playwright 自己下载的
             ) -> dict:
     """在无界面的 Chromium 里打开网页，用鼠标或触摸写 `cases` 里的数字。返回模型就绪的时间、每次识别的用时，
     以及每个数字的答案，和 Python 的 `preprocess_digit` 对同样笔迹的结果对比。需要 Playwright。"""
@@ -272,7 +266,7 @@ def try_page(site,  # `build_site` 生成的文件夹
     sess = onnx_session(site/'model.onnx')
     with serve(site) as url, concurrent.futures.ThreadPoolExecutor(1) as pool:
         # Playwright 的同步接口不能在正运行事件循环的线程里用（Jupyter 内核就是），所以放到另一个线程里
-        run = pool.submit(_drive, url, list(cases), find_chromium(), viewport or {'width': 800, 'height': 700}, screenshot).result()
+        run = pool.submit(_drive, url, list(cases), chromium, viewport or {'width': 800, 'height': 700}, screenshot).result()
     for c in run['cases']:
         page_x = np.array(c.pop('input'), dtype=np.float32).reshape(28, 28)
         ink = Ink()

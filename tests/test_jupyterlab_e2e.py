@@ -12,13 +12,14 @@ JupyterLab's config, data, settings and workspaces live in that temporary folder
 when they choose to), so the browser test checks every default test of every chapter; set
 `MNIST_NB_E2E_SLOW=1` to keep them.
 
-Needs: `pip install playwright pytest` and a Chromium (Debian: `apt-get install chromium`);
-Playwright's own browser download is not used. Missing either is a failure, not a skip:
+Needs: `pip install playwright pytest` and a Chromium, found by appendix E's `find_chromium`:
+`MNIST_NB_CHROMIUM`, then the system's Chromium or Chrome (Debian: `apt-get install chromium`), then
+Playwright's own (`playwright install chromium`). Missing either is a failure, not a skip:
 set `MNIST_NB_SKIP_E2E=1` to skip this test on purpose.
 
 Environment variables:
 - `MNIST_NB_SKIP_E2E=1`: skip this test.
-- `MNIST_NB_CHROMIUM`: path of the Chromium binary (default: `/usr/bin/chromium`, then `chromium` on PATH).
+- `MNIST_NB_CHROMIUM`: path of the Chromium binary (default: see `find_chromium`).
 - `MNIST_NB_E2E_LOCALE`: JupyterLab UI language, e.g. `zh_CN` (needs `jupyterlab-language-pack-zh-CN`).
 - `MNIST_NB_E2E_TIMEOUT`: seconds allowed per notebook (default 600).
 - `MNIST_NB_E2E_SLOW=1`: also run the cells marked `#| slow` (as `nbdev_test --flags slow` does).
@@ -29,6 +30,8 @@ from pathlib import Path
 
 import pytest
 
+from mnist_nb.web import CHROMIUM_ARGS   # headless, no background network traffic
+
 REPO = Path(__file__).resolve().parents[1]
 NBS = REPO/'nbs'
 ARTIFACTS = Path(__file__).resolve().parent/'artifacts'
@@ -37,8 +40,6 @@ CHAPTERS = sorted(p.name for p in NBS.glob('*.ipynb') if not p.name.startswith('
 NB_TIMEOUT = float(os.environ.get('MNIST_NB_E2E_TIMEOUT', 600))   # seconds per notebook
 RUN_SLOW = os.environ.get('MNIST_NB_E2E_SLOW') == '1'
 LOCALE = os.environ.get('MNIST_NB_E2E_LOCALE', '').strip()
-CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-                 '--disable-background-networking', '--disable-component-update', '--disable-sync']
 VIEWPORT = {'width': 1280, 'height': 900}
 
 if os.environ.get('MNIST_NB_SKIP_E2E') == '1':
@@ -175,13 +176,10 @@ def lab(tmp_path_factory):
 # ---------------------------------------------------------------- browser
 
 def _chromium() -> str:
-    "Path of the Chromium to drive; fail (not skip) when there is none."
-    path = os.environ.get('MNIST_NB_CHROMIUM') or next(
-        (p for p in ['/usr/bin/chromium', shutil.which('chromium'), shutil.which('chromium-browser')]
-         if p and os.path.exists(p)), None)
-    if not path or not os.path.exists(path):
-        pytest.fail('Chromium not found: install it (Debian: apt-get install chromium) or set '
-                    'MNIST_NB_CHROMIUM; set MNIST_NB_SKIP_E2E=1 to skip this test on purpose.')
+    "Path of the Chromium to drive (appendix E's `find_chromium`); fail (not skip) when there is none."
+    from mnist_nb.devtools import find_chromium, NO_CHROMIUM
+    path = find_chromium()
+    if not path: pytest.fail(NO_CHROMIUM + '（MNIST_NB_SKIP_E2E=1 可以有意跳过浏览器测试）')
     return path
 
 @pytest.fixture(scope='module')

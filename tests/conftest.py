@@ -1,0 +1,16 @@
+"""Before any browser test: Playwright and a Chromium must be there. When one is missing, stop at once with one
+Chinese line saying what to run, instead of one failure per test. This is a failure (exit status 1), not a
+skip; set `MNIST_NB_SKIP_E2E=1` to skip the browser tests on purpose."""
+import importlib.util, os
+
+import pytest
+
+
+def pytest_sessionstart(session):
+    if os.environ.get('MNIST_NB_SKIP_E2E') == '1': return
+    if importlib.util.find_spec('playwright') is None:
+        pytest.exit('没有 Playwright：pip install playwright（或者在仓库根目录 pip install -e ".[dev]"）；'
+                    'MNIST_NB_SKIP_E2E=1 可以有意跳过浏览器测试。', returncode=1)
+    from mnist_nb.devtools import find_chromium, NO_CHROMIUM
+    if find_chromium() is None:
+        pytest.exit(NO_CHROMIUM + 'MNIST_NB_SKIP_E2E=1 可以有意跳过浏览器测试。', returncode=1)
