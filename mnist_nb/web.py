@@ -19,7 +19,7 @@ from torch import nn
 
 import mnist_nb
 from .transforms import MNIST_MEAN, MNIST_STD
-from .data import default_data_dir
+from .data import default_data_dir, _locked
 from .speed import mnist_tensors
 from .checkpoint import load_model
 from .predict import preprocess_digit, stroke_points, DIGIT_STROKES
@@ -137,8 +137,9 @@ def ort_web_dir(cache=None,  # 缓存目录；默认是数据目录里的 onnxru
         raise WebExportError('找不到 npm：网页要用 npm 上的 onnxruntime-web。请安装 Node.js（带 npm），'
                              f'或者把 onnxruntime-web@{ORT_WEB_VERSION} 的 dist 目录里的 {"、".join(ORT_WEB_FILES)} '
                              '放进一个目录，用环境变量 MNIST_NB_ORT_WEB 指向它。')
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=cache.parent) as tmp:
+    # 几个进程（比如并行运行的笔记本）同时第一次用时，只让一个去下载，其余的等它下载好直接用
+    with _locked(cache.parent), tempfile.TemporaryDirectory(dir=cache.parent) as tmp:
+        if all((cache/f).is_file() for f in ORT_WEB_FILES): return cache
         tmp = Path(tmp)
         r = subprocess.run([npm, 'pack', f'onnxruntime-web@{ORT_WEB_VERSION}', '--pack-destination', str(tmp)],
                            capture_output=True, text=True, timeout=600)
@@ -152,7 +153,7 @@ def ort_web_dir(cache=None,  # 缓存目录；默认是数据目录里的 onnxru
                 (tmp/f).write_bytes(t.extractfile(f'package/dist/{f}').read())
         (tmp/'out').mkdir()
         for f in ORT_WEB_FILES: os.replace(tmp/f, tmp/'out'/f)
-        if cache.exists(): shutil.rmtree(cache)
+        if cache.exists(): shutil.rmtree(cache)   # 以前中断留下的不完整缓存（完整的上面已经返回了）
         os.replace(tmp/'out', cache)   # 三个文件一起出现：中途失败不会留下半个缓存
     return cache
 
