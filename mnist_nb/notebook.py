@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['CJK_FONTS', 'progress_bar', 'log', 'find_cjk_font', 'use_cjk_font', 'label', 'missing_glyphs', 'in_jupyter',
-           'LiveCurves', 'as_curves']
+           'LiveCurves', 'as_curves', 'answer']
 
 # %% ../nbs/92_notebook.ipynb #5ddb86a2
 import re, sys, time, warnings
@@ -155,3 +155,20 @@ def as_curves(live,  # False/None、True，或一个 `LiveCurves`
     "`live` 本身是曲线对象（例如 `LiveCurves`）时返回它，为真时新建 `LiveCurves(epochs)`，否则返回 `None`。"
     if hasattr(live, 'add_batch'): return live   # 按行为判断：笔记本里重新定义的 LiveCurves 也算
     return LiveCurves(epochs) if live else None
+
+# %% ../nbs/92_notebook.ipynb #0a32cbc9
+def answer(text:str,  # 答案正文，Markdown；可以用 f-string 填入这次运行得到的数字
+           *figs,  # 放进答案里的 matplotlib 图（可选），画好后由这里关闭
+           title:str='答案',  # 折叠时露出的标题
+          ):
+    "把答案包进 HTML 的 `<details>` 块：JupyterLab 和文档网站上都先折叠着，点标题才展开。"
+    import base64, io, inspect
+    import matplotlib.pyplot as plt
+    from IPython.display import Markdown
+    parts = [inspect.cleandoc(text)]
+    for fig in figs:
+        buf = io.BytesIO()
+        fig.savefig(buf, format='png', dpi=80, bbox_inches='tight')
+        plt.close(fig)
+        parts.append(f'<img src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}" alt="{title}的图">')
+    return Markdown(f'<details>\n<summary>{title}</summary>\n\n' + '\n\n'.join(parts) + '\n\n</details>')
