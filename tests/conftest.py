@@ -14,3 +14,17 @@ def pytest_sessionstart(session):
     from mnist_nb.devtools import find_chromium, NO_CHROMIUM
     if find_chromium() is None:
         pytest.exit(NO_CHROMIUM + 'MNIST_NB_SKIP_E2E=1 可以有意跳过浏览器测试。', returncode=1)
+
+
+@pytest.fixture(scope='module')
+def browser():
+    "Headless Chromium (appendix E's `find_chromium`) driven by Playwright, one per test module; closed at the end."
+    from playwright.sync_api import sync_playwright
+    from mnist_nb.devtools import find_chromium, NO_CHROMIUM
+    from mnist_nb.web import CHROMIUM_ARGS   # headless, no background network traffic
+    path = find_chromium()
+    if not path: pytest.fail(NO_CHROMIUM + '（MNIST_NB_SKIP_E2E=1 可以有意跳过浏览器测试）')
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
+        try: yield b
+        finally: b.close()

@@ -30,7 +30,6 @@ from pathlib import Path
 
 import pytest
 
-from mnist_nb.web import CHROMIUM_ARGS   # headless, no background network traffic
 
 REPO = Path(__file__).resolve().parents[1]
 NBS = REPO/'nbs'
@@ -175,24 +174,7 @@ def lab(tmp_path_factory):
 
 # ---------------------------------------------------------------- browser
 
-def _chromium() -> str:
-    "Path of the Chromium to drive (appendix E's `find_chromium`); fail (not skip) when there is none."
-    from mnist_nb.devtools import find_chromium, NO_CHROMIUM
-    path = find_chromium()
-    if not path: pytest.fail(NO_CHROMIUM + '（MNIST_NB_SKIP_E2E=1 可以有意跳过浏览器测试）')
-    return path
-
-@pytest.fixture(scope='module')
-def browser():
-    "Headless Chromium driven by Playwright; closed at the end."
-    try: from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail('Playwright for Python is missing: pip install playwright '
-                    '(set MNIST_NB_SKIP_E2E=1 to skip this test on purpose).')
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS, headless=True)
-        try: yield b
-        finally: b.close()
+# The `browser` fixture (headless Chromium found by appendix E's `find_chromium`) is in conftest.py.
 
 
 # ---------------------------------------------------------------- notebook driving (JavaScript)
@@ -326,9 +308,57 @@ def _new_page(browser, has_touch:bool=False):
     page.on('pageerror', lambda e: errors.append(str(e)))
     return context, page, errors
 
+
+# Folded answers as the learner sees them: every <details> block (prose answers in Markdown cells and the
+# answers that `answer()` shows as a cell output), and the placeholders of collapsed code cells.
+ANSWERS_JS = """() => {
+  const node = window.jupyterapp.shell.currentWidget.content.node;
+  const ds = [...node.querySelectorAll('details')];
+  const shown = el => { const r = el.getBoundingClientRect(); return r.width > 0 && r.height > 0; };
+  return {details: ds.length, open: ds.filter(d => d.open).length,
+          summaries: ds.filter(d => { const s = d.querySelector(':scope > summary'); return s && shown(s); }).length,
+          placeholders: [...node.querySelectorAll('.jp-InputPlaceholder')].filter(shown).length};
+}"""
+
+def _expected_answers(path:Path) -> tuple:
+    "In a saved notebook: how many <details> blocks should render, and how many code cells have hidden source."
+    nb = json.loads(path.read_text(encoding='utf-8'))
+    blocks = lambda text: len(re.findall(r'^<details>', text, re.M))   # 行首的 <details>，不算正文里提到的
+    md = sum(blocks(''.join(c['source'])) for c in nb['cells'] if c['cell_type'] == 'markdown')
+    out = sum(blocks(''.join(o.get('data', {}).get('text/markdown', '')))
+              for c in nb['cells'] if c['cell_type'] == 'code' for o in c.get('outputs', []))
+    hidden = sum(1 for c in nb['cells'] if c['cell_type'] == 'code' and c.get('metadata', {}).get('jupyter', {}).get('source_hidden'))
+    return md + out, hidden
+
+def _check_answers(page, saved:Path) -> list:
+    "Problems with the folded answers: a <details> that did not render, opens by itself, or does not open on a click."
+    n_details, n_hidden = _expected_answers(saved)
+    st = page.evaluate(ANSWERS_JS)
+    problems = []
+    if st['details'] != n_details: problems.append(f"{st['details']} folded answers on screen, the notebook has {n_details}")
+    if st['open']: problems.append(f"{st['open']} answers are open before anyone clicked")
+    if st['summaries'] != st['details']: problems.append(f"{st['details'] - st['summaries']} answers have no visible title to click")
+    if st['placeholders'] < n_hidden: problems.append(f"{st['placeholders']} collapsed code cells on screen, the notebook has {n_hidden}")
+    if st['details'] and not problems:   # 点开最后一个答案：里面的内容要显示出来
+        last = page.locator('.jp-Notebook details').last
+        last.locator(':scope > summary').click()
+        shown = last.evaluate("d => d.open && [...d.children].some(e => e.tagName !== 'SUMMARY' && e.getBoundingClientRect().height > 0)")
+        if not shown: problems.append('clicking the last answer\'s title did not show its content')
+        page.evaluate("() => document.querySelectorAll('.jp-Notebook details').forEach(d => d.open = true)")
+        page.wait_for_timeout(500)
+        empty, broken = page.evaluate("""() => {
+          const ds = [...document.querySelectorAll('.jp-Notebook details')];
+          const empty = ds.filter(d => ![...d.children].some(e => e.tagName !== 'SUMMARY' && e.getBoundingClientRect().height > 0));
+          const imgs = ds.flatMap(d => [...d.querySelectorAll('img')]).filter(i => !i.complete || i.naturalWidth === 0);
+          return [empty.length, imgs.length];
+        }""")
+        if empty: problems.append(f'{empty} answers show nothing when opened')
+        if broken: problems.append(f'{broken} pictures inside answers did not load')
+    return problems
+
 @pytest.mark.parametrize('name', CHAPTERS)
 def test_chapter_runs_in_jupyterlab(name, browser, lab):
-    "Open the chapter in JupyterLab, run all cells, save; no errors, every code cell executed."
+    "Open the chapter in JupyterLab, run all cells, save; no errors, every code cell executed, the answers folded."
     context, page, page_errors = _new_page(browser)
     try:
         _open(page, lab, name)
@@ -348,7 +378,8 @@ def test_chapter_runs_in_jupyterlab(name, browser, lab):
         # 学习者看到的：每个代码单元格的提示符都是 [编号]:，没有 [ ]: 或 [*]:
         not_run = [f'code cell {i}: {p}' for i, p in enumerate(st['prompts'], 1) if not re.fullmatch(r'\[\d+\]:', p)]
         problems = ([f'on screen: {p}' for p in st['errors'] + not_run]
-                    + [f'in the saved notebook: {p}' for p in _check_saved(saved)])
+                    + [f'in the saved notebook: {p}' for p in _check_saved(saved)]
+                    + [f'answers: {p}' for p in _check_answers(page, saved)])
         if st['run'] != 'ok' or problems:
             pytest.fail(f'{name} did not run cleanly in JupyterLab (Run All: {st["run"]}):\n' + '\n'.join(problems)
                         + (f'\nJavaScript errors in the page: {page_errors}' if page_errors else ''))

@@ -11,14 +11,14 @@ Figures (time until the model is ready, the earliest first answer (ready + first
 written to `tests/artifacts/web_page.json`; they are reported, not asserted, as timings vary between machines.
 Needs what the JupyterLab test needs: `pip install playwright pytest` and a Chromium (see that test).
 """
-import json, os, subprocess, sys
+import json, os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from mnist_nb.web import try_page, serve, page_weight, CHROMIUM_ARGS
-from mnist_nb.devtools import command_argv, find_chromium, NO_CHROMIUM
+from mnist_nb.web import try_page, serve, page_weight
+from mnist_nb.devtools import run_command, find_chromium, NO_CHROMIUM
 
 ARTIFACTS = Path(__file__).resolve().parent/'artifacts'
 PHONE = {'width': 390, 'height': 844}
@@ -27,7 +27,7 @@ if os.environ.get('MNIST_NB_SKIP_E2E') == '1':
     pytest.skip('MNIST_NB_SKIP_E2E=1: browser tests skipped on request', allow_module_level=True)
 
 def _run(name, *args, cwd):
-    r = subprocess.run(command_argv(name, 'mnist_nb.cli') + [str(a) for a in args], cwd=cwd, capture_output=True, text=True)
+    r = run_command(name, *args, cwd=cwd)
     assert r.returncode == 0, f'{name} failed:\n{r.stdout}\n{r.stderr}'
     return r
 
@@ -39,14 +39,6 @@ def site(tmp_path_factory):
     _run('mnist_nb_train', '--arch', 'cnn', '--save', 'cnn.pth', '--device', 'cpu', cwd=tmp)
     _run('mnist_nb_export', '--model', 'cnn.pth', '--out', 'site', cwd=tmp)
     return tmp/'site'
-
-@pytest.fixture(scope='module')
-def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_ARGS, headless=True)
-        try: yield b
-        finally: b.close()
 
 def test_digits_are_read(site, browser):
     "Mouse and touch writing on the page: right answers, same answers as Python, figures reported."
