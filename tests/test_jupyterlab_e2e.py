@@ -23,6 +23,9 @@ Environment variables:
 - `MNIST_NB_E2E_LOCALE`: JupyterLab UI language, e.g. `zh_CN` (needs `jupyterlab-language-pack-zh-CN`).
 - `MNIST_NB_E2E_TIMEOUT`: seconds allowed per notebook (default 600).
 - `MNIST_NB_E2E_SLOW=1`: also run the cells marked `#| slow` (as `nbdev_test --flags slow` does).
+
+`pytest -n 2 tests/` (pytest-xdist) runs the chapters two at a time: each worker starts its own
+JupyterLab on its own copy of `nbs/`, and its kernels get `OMP_NUM_THREADS` = cores / workers.
 """
 import json, os, re, secrets, shutil, signal, socket, subprocess, sys, time
 import urllib.error, urllib.request
@@ -149,9 +152,13 @@ def lab(tmp_path_factory):
            'JUPYTERLAB_WORKSPACES_DIR': str(home/'workspaces'),
            # 笔记本导入的是这个仓库里的 mnist_nb
            'PYTHONPATH': os.pathsep.join([str(REPO)] + [p for p in [os.environ.get('PYTHONPATH')] if p])}
+    workers = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '1'))
+    if workers > 1 and 'OMP_NUM_THREADS' not in env:   # several kernels at once: share the cores instead of oversubscribing them
+        env['OMP_NUM_THREADS'] = str(max(1, (os.cpu_count() or 1) // workers))
     port, token = _free_port(), secrets.token_hex(24)
     ARTIFACTS.mkdir(exist_ok=True)
-    log = ARTIFACTS/'jupyterlab.log'
+    worker = os.environ.get('PYTEST_XDIST_WORKER')   # `pytest -n 2`: each worker has its own JupyterLab and log
+    log = ARTIFACTS/(f'jupyterlab-{worker}.log' if worker else 'jupyterlab.log')
     cmd = [sys.executable, '-m', 'jupyterlab', '--no-browser', '--ip=127.0.0.1', f'--port={port}',
            '--ServerApp.port_retries=0', f'--IdentityProvider.token={token}',
            f'--ServerApp.root_dir={root}', '--LabApp.expose_app_in_browser=True']
