@@ -23,7 +23,7 @@ ARCHS = {  # 结构名 → 网络类和训练配方（"模块:名字"，用到�
                 recipes={'tutorial': 'mnist_nb.fitting:train_mnist', 'fast': 'mnist_nb.speed:train_fast'}),
     'cnn': dict(net='mnist_nb.cnn:CNN', lr_arg='max_lr',
                 recipes={'speedrun': 'mnist_nb.cnn:train_speedrun', 'fast': 'mnist_nb.cnn:train_cnn',
-                         'long': 'mnist_nb.cnn:train_long'}),
+                         'long': 'mnist_nb.cnn:train_long', 'robust': 'mnist_nb.robust:train_robust'}),
 }
 
 def resolve(spec:str,  # "模块:名字"，例如 'mnist_nb.network:Net'

@@ -144,7 +144,7 @@ def _resume(path, arch:str, lr:float, fast:bool, dev, verbose:bool) -> dict:
 
 @command
 def mnist_nb_train(arch:str='mlp',  # 网络结构：mlp（教程的全连接网络）或 cnn（第 9 章的卷积网络）
-                   recipe:str=None,  # 配方：mlp 有 tutorial（默认）和 fast；cnn 有 speedrun（默认）、fast 和 long
+                   recipe:str=None,  # 配方：mlp 有 tutorial（默认）和 fast；cnn 有 speedrun（默认）、fast、long 和 robust
                    epochs:int=None,  # 训练轮数；默认用配方的（教程 5 轮）
                    batch_size:int=None,  # 训练时每批的图片数；默认用配方的（教程 64）
                    lr:float=None,  # 学习率（cnn 是一周期学习率的峰值）；默认用配方的（教程 0.001）
@@ -201,7 +201,7 @@ def _rounded(x, digits:int=4):
 
 @command
 def mnist_nb_bench(arch:str='mlp',  # mlp：不给 --recipe 时把教程的两种数据管道并排比较；cnn：第 9 章的卷积网络
-                   recipe:str=None,  # 配方：mlp 有 tutorial 和 fast；cnn 有 speedrun（默认）、fast 和 long
+                   recipe:str=None,  # 配方：mlp 有 tutorial 和 fast；cnn 有 speedrun（默认）、fast、long 和 robust
                    target:float=None,  # 速度赛：每轮结束后测一次，测试准确率第一次达到这个百分数时停表
                    seeds:int=5,  # 速度赛用几个种子（0、1、2……）
                    epochs:int=None,  # 训练轮数；默认用配方的

@@ -5,9 +5,9 @@
 # %% auto #0
 __all__ = ['FONT_DIR', 'FONT_FILES', 'EXTRA_STROKES', 'SOURCES', 'BACKGROUND', 'AUGMENTS', 'ROBUST_AUGMENT', 'font_digit',
            'wobble', 'stroke_digit', 'yardstick', 'yardstick_accuracy', 'random_affine', 'elastic', 'thickness',
-           'AugmentLoader', 'train_augmented', 'train_robust']
+           'AugmentLoader', 'augmenter', 'train_augmented', 'train_robust']
 
-# %% ../nbs/13_robust.ipynb #fd646ebf
+# %% ../nbs/13_robust.ipynb #0bebd73b
 import math, random
 from pathlib import Path
 
@@ -23,7 +23,7 @@ from .speed import fast_loaders, fast_adam_kwargs
 from .predict import DIGIT_STROKES, draw_digit, preprocess_digit
 from .cnn import train_cnn
 
-# %% ../nbs/13_robust.ipynb #971e5f4b
+# %% ../nbs/13_robust.ipynb #2a9e3055
 FONT_DIR = Path(matplotlib.get_data_path())/'fonts'/'ttf'   # matplotlib 自带的字体
 FONT_FILES = {  # 字体名 → 文件名
     'DejaVu Sans': 'DejaVuSans.ttf', 'DejaVu Sans 粗体': 'DejaVuSans-Bold.ttf',
@@ -49,7 +49,7 @@ def font_digit(digit:int,  # 0 到 9
     s = rng.uniform(-0.25, 0.25)   # 倾斜：每一行按它的高度左右错开
     return im.transform(im.size, Image.AFFINE, (1, s, -s * size / 2, 0, 1, 0), resample=Image.BILINEAR, fillcolor=255)
 
-# %% ../nbs/13_robust.ipynb #1ee9dc06
+# %% ../nbs/13_robust.ipynb #2ddee772
 EXTRA_STROKES = {  # 和 `DIGIT_STROKES` 不一样的写法，坐标同样在单位正方形里
     1: [[(0.34, 0.26), (0.56, 0.08), (0.56, 0.92)], [(0.34, 0.92), (0.78, 0.92)]],        # 带尖头和底座
     2: [[(0.24, 0.26), (0.46, 0.08), (0.72, 0.2), (0.62, 0.5), (0.26, 0.9), (0.34, 0.78), (0.56, 0.86), (0.8, 0.9)]],  # 底部带圈
@@ -84,7 +84,7 @@ def stroke_digit(digit:int,  # 0 到 9
     strokes = EXTRA_STROKES[digit] if digit in EXTRA_STROKES and rng.random() < 0.5 else DIGIT_STROKES[digit]
     return draw_digit(wobble(strokes, rng), pen=rng.uniform(6, 40))
 
-# %% ../nbs/13_robust.ipynb #33e035b3
+# %% ../nbs/13_robust.ipynb #daaf5fe2
 SOURCES = {'fonts': '印刷体', 'strokes': '手写笔画'}   # 尺子的来源 → 中文名
 
 def yardstick(n_font:int=6,  # 每种字体、每个数字印几张
@@ -92,13 +92,13 @@ def yardstick(n_font:int=6,  # 每种字体、每个数字印几张
               seed:int=0,  # 随机种子：同一个种子做出同一把尺子
              ) -> dict:
     "不含任何 MNIST 图片的尺子：`{'fonts': (图片, 标签), 'strokes': (图片, 标签)}`；图片经过第 8 章的 `preprocess_digit`，是 `[N, 1, 28, 28]`。"
-    rng = random.Random(seed)
-    fonts = [(font_digit(d, f, rng), d) for f in FONT_FILES for d in range(10) for _ in range(n_font)]
-    strokes = [(stroke_digit(d, rng), d) for d in range(10) for _ in range(n_stroke)]
+    rf, rs = random.Random(f'{seed}-fonts'), random.Random(f'{seed}-strokes')   # 两个来源各用各的随机数，改一个不影响另一个
+    fonts = [(font_digit(d, f, rf), d) for f in FONT_FILES for d in range(10) for _ in range(n_font)]   # 按字体的顺序
+    strokes = [(stroke_digit(d, rs), d) for d in range(10) for _ in range(n_stroke)]
     pack = lambda items: (torch.stack([preprocess_digit(im) for im, _ in items]), torch.tensor([d for _, d in items]))
     return {'fonts': pack(fonts), 'strokes': pack(strokes)}
 
-# %% ../nbs/13_robust.ipynb #7345f6fe
+# %% ../nbs/13_robust.ipynb #f9953ddc
 def yardstick_accuracy(model,  # 训练好的模型
                        ys:dict,  # `yardstick()` 的结果
                        device=None,  # 模型所在的设备；None 表示模型参数所在的设备
@@ -115,7 +115,7 @@ def yardstick_accuracy(model,  # 训练好的模型
     out['all'] = 100 * right / total
     return out
 
-# %% ../nbs/13_robust.ipynb #321ff409
+# %% ../nbs/13_robust.ipynb #17c86c5a
 BACKGROUND = -MNIST_MEAN / MNIST_STD   # 标准化之后的黑色背景
 
 def _uniform(n, lo, hi, g, device):
@@ -127,7 +127,7 @@ def random_affine(x:torch.Tensor,  # 一批标准化后的图片，`[N, 1, 28, 2
                   degrees:float=15,  # 最多旋转几度
                   scale:tuple=(0.85, 1.15),  # 缩放倍数的范围
                   shear:float=0.3,  # 最大的倾斜
-                  shift:float=0.1,  # 最多平移多少（占边长的一半的比例；0.1 约等于 1.4 个像素）
+                  shift:float=0.1,  # 最多平移多少（以半个边长为 1；0.1 约等于 1.4 个像素）
                  ) -> torch.Tensor:
     "每张图片各自随机旋转、缩放、倾斜和平移，空出来的地方填背景。"
     n, dev = len(x), x.device
@@ -164,7 +164,7 @@ def thickness(x:torch.Tensor,  # 一批标准化后的图片，`[N, 1, 28, 28]`
 
 AUGMENTS = {'affine': random_affine, 'elastic': elastic, 'thickness': thickness}   # 名字 → 增强函数
 
-# %% ../nbs/13_robust.ipynb #9dd49097
+# %% ../nbs/13_robust.ipynb #fa0ba58b
 class AugmentLoader:
     "包住一个训练数据加载器，让每一批图片依次经过 `augments` 里的增强函数。"
     def __init__(self,
@@ -180,6 +180,15 @@ class AugmentLoader:
             for f in self.augments: data = f(data, self.generator)
             yield data, target
 
+def augmenter(augment,  # `AUGMENTS` 里的名字，例如 ('thickness',)，或者一个名字 'thickness'
+              seed:int=0,  # 增强用的随机种子
+             ):
+    "返回一个函数：它把训练数据加载器包进 `AugmentLoader`（`augment` 为空时原样返回）。名字不对时抛出 `ValueError`。"
+    if isinstance(augment, str): augment = (augment,)
+    unknown = [a for a in augment if a not in AUGMENTS]
+    if unknown: raise ValueError(f'没有这种数据增强：{unknown}；可选的有 {list(AUGMENTS)}')
+    return lambda loader: AugmentLoader(loader, [AUGMENTS[a] for a in augment], seed) if augment else loader
+
 def train_augmented(arch:str='cnn',  # 'cnn'：第 9 章纪录配方的网络；'mlp'：教程的 MLP
                     augment=(),  # `AUGMENTS` 里的名字，例如 ('thickness',)；空的表示不增强
                     epochs:int=None,  # 训练轮数；None 表示卷积网络 2 轮、MLP 5 轮
@@ -189,26 +198,27 @@ def train_augmented(arch:str='cnn',  # 'cnn'：第 9 章纪录配方的网络；
                     verbose:bool=False,  # 是否打印日志
                    ) -> tuple:
     "训练时用 `augment` 里的增强：返回 `(model, history)`。"
-    unknown = [a for a in augment if a not in AUGMENTS]
-    if unknown: raise ValueError(f'没有这种数据增强：{unknown}；可选的有 {list(AUGMENTS)}')
-    wrap = lambda loader: AugmentLoader(loader, [AUGMENTS[a] for a in augment], seed) if augment else loader
+    wrap = augmenter(augment, seed)
     dev = get_device(device, verbose=False)
     if arch == 'cnn':
-        return train_cnn(epochs or 2, seed=seed, device=dev, data_dir=data_dir, verbose=verbose, c3=64, augment=wrap)
+        return train_cnn(2 if epochs is None else epochs, seed=seed, device=dev, data_dir=data_dir, verbose=verbose,
+                         c3=64, augment=wrap)
     if arch == 'mlp':
         train_loader, test_loader = fast_loaders(data_dir, 64, seed=seed, device=dev)
-        return train_mnist(epochs or 5, 64, 1e-3, seed, dev, data_dir, verbose=verbose,
+        return train_mnist(epochs=5 if epochs is None else epochs, seed=seed, device=dev, data_dir=data_dir, verbose=verbose,
                            loaders=(wrap(train_loader), test_loader), adam_kwargs=fast_adam_kwargs(dev))
     raise ValueError(f"arch 只能是 'cnn' 或 'mlp'，不是 {arch!r}")
 
-# %% ../nbs/13_robust.ipynb #13fcb456
+# %% ../nbs/13_robust.ipynb #ebc09820
 ROBUST_AUGMENT = ('affine', 'thickness')   # 稳健配方用的增强
 
 def train_robust(epochs:int=2,  # 训练轮数
+                 batch_size:int=128,  # 训练时每批的图片数
+                 max_lr:float=0.01,  # 一周期学习率的峰值
                  seed:int=0,  # 随机种子
                  device=None,  # 设备名；None 表示自动选择
                  data_dir=None,  # 数据目录；None 表示默认目录
-                 verbose:bool=False,  # 是否打印日志
+                 **kwargs,  # 传给第 9 章 `train_cnn` 的其他参数，例如 `verbose`、`after_epoch`
                 ) -> tuple:
     "稳健配方：第 9 章纪录配方的卷积网络，训练时随机仿射变换、随机改变笔画粗细，训练 2 轮；返回 `(model, history)`。"
-    return train_augmented('cnn', ROBUST_AUGMENT, epochs, seed, device, data_dir, verbose)
+    return train_cnn(epochs, batch_size, max_lr, seed, device, data_dir, c3=64, augment=augmenter(ROBUST_AUGMENT, seed), **kwargs)
