@@ -20,7 +20,7 @@ from .data import MNISTDataError
 from .device import get_device, DeviceError, UnknownDeviceError
 from .checkpoint import ARCHS, ModelFileError, resolve, save_checkpoint, load_checkpoint, load_model
 from .speed import fast_adam_kwargs, compare, bench_model, run_recipe
-from .predict import DigitImageError, Prediction, predict, preprocess_digit
+from .predict import DigitImageError, Prediction, predict, preprocess_digit, UNSURE_BELOW
 from .web import WebExportError, build_site
 
 # %% ../nbs/93_cli.ipynb #260014c4
@@ -262,12 +262,17 @@ def image_files(path,  # 图片文件或目录
 def format_prediction(file,  # 图片文件名
                       pred:Prediction,  # `predict` 的结果
                       as_json:bool=False,  # 输出 JSON 而不是制表符分隔的文字
+                      unsure_below:float=UNSURE_BELOW,  # 最大的概率低于它时注明“没把握”
                      ) -> str:
-    "`file` 的一行输出：制表符分隔的文字，或者一个 JSON 对象。"
+    "`file` 的一行输出：制表符分隔的文字（没把握时多一列，写明第二可能的数字），或者一个 JSON 对象。"
+    unsure = pred.unsure(unsure_below) and pred.runner_up is not None
     if as_json:
-        return json.dumps({'file': str(file), 'digit': pred.digit,
-                           'top': [{'digit': d, 'prob': round(p, 6)} for d, p in pred.top]}, ensure_ascii=False)
-    return f'{file}\t{pred.digit}\t' + ' '.join(f'{d}:{p:.1%}' for d, p in pred.top)
+        out = {'file': str(file), 'digit': pred.digit, 'top': [{'digit': d, 'prob': round(p, 6)} for d, p in pred.top],
+               'unsure': unsure}
+        if pred.runner_up is not None: out['runner_up'] = {'digit': pred.runner_up[0], 'prob': round(pred.runner_up[1], 6)}
+        return json.dumps(out, ensure_ascii=False)
+    line = f'{file}\t{pred.digit}\t' + ' '.join(f'{d}:{p:.1%}' for d, p in pred.top)
+    return line + (f'\t没把握，也可能是 {pred.runner_up[0]}（{pred.runner_up[1]:.1%}）' if unsure else '')
 
 # %% ../nbs/93_cli.ipynb #812b815a
 @command(flags={'as_json': '--json'})
@@ -275,9 +280,11 @@ def mnist_nb_predict(images:list,  # 图片文件或目录（目录表示其中�
                      model:str='mnist_model.pth',  # 用 mnist_nb_train 保存的模型文件
                      top:int=3,  # 每张图片列出几个最可能的数字（1 到 10）
                      as_json:bool=False,  # 每张图片输出一行 JSON
+                     unsure_below:float=UNSURE_BELOW,  # 最大的概率低于它时注明“没把握”和第二可能的数字（0 到 1）
                     ):
-    "识别手写数字图片：每张图片打印一行，写明预测的数字和前 k 个数字的概率。"
+    "识别手写数字图片：每张图片打印一行，写明预测的数字和前 k 个数字的概率；拿不准时说出来。"
     if not 1 <= top <= 10: raise UsageError(f'--top 必须是 1 到 10 之间的整数，收到的是 {top}。')
+    if not 0 <= unsure_below <= 1: raise UsageError(f'--unsure-below 是概率，必须在 0 到 1 之间，收到的是 {unsure_below}。')
     net = load_model(model)
     failed = False
     for arg in images:
@@ -285,7 +292,7 @@ def mnist_nb_predict(images:list,  # 图片文件或目录（目录表示其中�
         except DigitImageError as e:
             print(f'错误：{e}', file=sys.stderr); failed = True; continue
         for f in files:
-            try: line = format_prediction(f, predict(net, [preprocess_digit(f)], top)[0], as_json=as_json)
+            try: line = format_prediction(f, predict(net, [preprocess_digit(f)], top)[0], as_json, unsure_below)
             except DigitImageError as e: line, failed = None, True; print(f'错误：{e}', file=sys.stderr)
             except Exception as e:   # 意料之外的问题也只影响这一张图片
                 line, failed = None, True; print(f'错误：{f}：处理失败（{type(e).__name__}: {e}）', file=sys.stderr)
@@ -294,12 +301,15 @@ def mnist_nb_predict(images:list,  # 图片文件或目录（目录表示其中�
 
 # %% ../nbs/93_cli.ipynb #55b34625
 @command
-def mnist_nb_export(model:str='mnist_model.pth',  # 用 mnist_nb_train 保存的模型文件（MLP 或 CNN）
+def mnist_nb_export(model:str=None,  # 用 mnist_nb_train 保存的模型文件（MLP 或 CNN）；不给就用第 13 章稳健配方的模型
                     out:str='mnist_web',  # 网页的文件夹；没有就新建，里面已有的同名文件会换成新的，别的文件不动
                    ):
     "把训练好的模型导出成 ONNX，生成在浏览器里识别手写数字的静态网页（第 11 章）。"
     if Path(out).exists() and not Path(out).is_dir():
         raise UsageError(f'--out {out} 是一个已有的文件，不是文件夹；请换一个名字。')
+    if model is None:
+        from mnist_nb.robust import robust_model   # 第 13 章：用到时才导入；缓存里没有就先训练
+        model = robust_model(device='cpu')
     weight = build_site(model, out)
     for name, size in weight.items(): print(f'{Path(out)/name}\t{size / 1024:,.0f} KB')
     print(f'网页一共 {sum(weight.values()) / 1024 / 1024:.1f} MB。打开它：python -m http.server --directory {out} 8000，'

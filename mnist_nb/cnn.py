@@ -119,6 +119,7 @@ def train_cnn(epochs:int=2,  # 训练轮数
               channels_last:bool=True,  # 模型和数据是否用 NHWC 的内存排列
               shift:int=0,  # 数据增强：训练图片随机平移的最大像素数；0 表示不增强
               augment=None,  # 可选：`augment(训练数据加载器)` 返回包了一层的加载器，例如第 13 章的数据增强
+              wrap=None,  # 可选：`wrap(网络)` 返回包了一层的网络，例如第 13 章先扶正再识别的 `Deskewed`
               c1:int=16,  # 第一层卷积的通道数
               c2:int=32,  # 第二层卷积的通道数
               c3:int=0,  # 第三层卷积的通道数；0 表示没有第三层
@@ -132,7 +133,9 @@ def train_cnn(epochs:int=2,  # 训练轮数
     train_loader, test_loader = fast_loaders(data_dir, batch_size, seed=seed, device=dev)
     if shift: train_loader = ShiftLoader(train_loader, shift, seed=seed)
     if augment: train_loader = augment(train_loader)
-    model = CNN(c1, c2, bn=bn, c3=c3).to(dev)
+    model = CNN(c1, c2, bn=bn, c3=c3)
+    if wrap: model = wrap(model)
+    model = model.to(dev)
     if channels_last: model = model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, epochs * len(train_loader), max_lr, one_cycle, lr, dev)
     curves = as_curves(live, epochs)

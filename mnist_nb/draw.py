@@ -87,12 +87,15 @@ def _png(x:np.ndarray, scale:int=4) -> bytes:
 class DrawPad(W.HBox):
     "用鼠标或手指写数字的画布，实时显示模型看到的 28×28 图片和它最可能的 k 个答案。"
     def __init__(self,
-                 model,  # 训练好的模型（MLP 或 CNN）
+                 model=None,  # 训练好的模型（MLP 或 CNN）；None 表示第 13 章稳健配方的模型（`robust_model`）
                  size:int=280,  # 画布边长（像素）
                  pen:float=20,  # 笔画粗细（像素）
                  k:int=3,  # 显示几个最可能的数字
                  interval:float=0.2,  # 书写过程中两次识别之间至少隔几秒
                 ):
+        if model is None:
+            from mnist_nb.robust import robust_model   # 第 13 章：用到时才导入
+            model = robust_model(device='cpu')
         self.model, self.k, self.interval = model, k, interval
         self.ink, self.prediction, self.input, self._last = Ink(size, pen), None, None, 0.0
         self.canvas = Canvas(width=size, height=size, layout=W.Layout(width=f'{size}px', height=f'{size}px',
@@ -153,6 +156,19 @@ class DrawPad(W.HBox):
             for p in s[1:]: self._move(*p)
             self._up()
 
+    def save(self, path,  # PNG 文件的路径，例如 '7_mine.png'
+             overwrite:bool=False,  # 文件已经存在时是否覆盖
+            ):
+        "把手写板上的字存成 PNG（白纸黑字，和画布一样大）；返回路径。不会悄悄覆盖已有的文件。"
+        from pathlib import Path
+        path = Path(path)
+        if self.ink.empty: raise ValueError('手写板上还没有写字，没有东西可存。')
+        if path.exists() and not overwrite:
+            raise FileExistsError(f'{path} 已经存在；换一个文件名，或者写 save(..., overwrite=True) 覆盖它。')
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.ink.image.save(path, format='png')
+        return path
+
     def clear(self):
         "清空画布和识别结果。"
         self._down_now = False
@@ -170,7 +186,11 @@ class DrawPad(W.HBox):
             return
         self.preview.value = _png(self.input if self.input is not None else np.zeros((28, 28), np.float32))
         top = self.prediction.top if self.prediction else [(None, 0.0)] * self.k
-        if self.prediction: self.result.value = f'识别为 <b style="font-size:1.6em">{self.prediction.digit}</b>（{self.prediction.prob:.1%}）'
+        p = self.prediction
+        if p and p.unsure():   # 最大的概率不够高：说出来，并给出第二可能的数字
+            self.result.value = (f'没把握：像 <b style="font-size:1.6em">{p.digit}</b>（{p.prob:.1%}），'
+                                 f'也可能是 <b>{p.runner_up[0]}</b>（{p.runner_up[1]:.1%}）')
+        elif p: self.result.value = f'识别为 <b style="font-size:1.6em">{p.digit}</b>（{p.prob:.1%}）'
         else: self.result.value = '在左边的方框里写一个数字'
         for (name, bar, pct), (d, p) in zip(self.bars, top):
             name.value, bar.value, pct.value = ('' if d is None else str(d)), p, ('' if d is None else f'{p:.1%}')
@@ -188,6 +208,8 @@ class DrawPad(W.HBox):
             digits, probs = zip(*self.prediction.top)
             axes[2].barh(range(len(digits)), probs, color='tab:blue')
             axes[2].set_yticks(range(len(digits)), [str(d) for d in digits]); axes[2].invert_yaxis()
-            axes[2].set_xlim(0, 1); axes[2].set_title(label(f'识别为 {digits[0]}', f'read as {digits[0]}'))
+            axes[2].set_xlim(0, 1)
+            if self.prediction.unsure(): axes[2].set_title(label(f'没把握：{digits[0]}？', f'unsure: {digits[0]}?'))
+            else: axes[2].set_title(label(f'识别为 {digits[0]}', f'read as {digits[0]}'))
         fig.tight_layout()
         return fig

@@ -5,14 +5,15 @@
 # %% auto #0
 __all__ = ['FONT_DIR', 'FONT_FILES', 'EXTRA_STROKES', 'SOURCES', 'BACKGROUND', 'AUGMENTS', 'ROBUST_AUGMENT', 'font_digit',
            'wobble', 'stroke_digit', 'yardstick', 'yardstick_accuracy', 'random_affine', 'elastic', 'thickness',
-           'AugmentLoader', 'augmenter', 'train_augmented', 'train_robust']
+           'AugmentLoader', 'augmenter', 'Deskewed', 'train_augmented', 'train_robust', 'robust_cache', 'robust_model']
 
 # %% ../nbs/13_robust.ipynb #0bebd73b
-import math, random
+import hashlib, inspect, math, os, random, time
 from pathlib import Path
 
 import matplotlib
 import torch
+from torch import nn
 import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 
@@ -20,8 +21,11 @@ from .transforms import MNIST_MEAN, MNIST_STD
 from .device import get_device
 from .fitting import train_mnist
 from .speed import fast_loaders, fast_adam_kwargs
-from .predict import DIGIT_STROKES, draw_digit, preprocess_digit
-from .cnn import train_cnn
+from .predict import DIGIT_STROKES, draw_digit, preprocess_digit, deskew
+from .network import Net
+from .training import set_seed
+from .data import default_data_dir, _locked
+from .cnn import train_cnn, CNN
 
 # %% ../nbs/13_robust.ipynb #2a9e3055
 FONT_DIR = Path(matplotlib.get_data_path())/'fonts'/'ttf'   # matplotlib 自带的字体
@@ -189,6 +193,13 @@ def augmenter(augment,  # `AUGMENTS` 里的名字，例如 ('thickness',)，或�
     if unknown: raise ValueError(f'没有这种数据增强：{unknown}；可选的有 {list(AUGMENTS)}')
     return lambda loader: AugmentLoader(loader, [AUGMENTS[a] for a in augment], seed) if augment else loader
 
+class Deskewed(nn.Module):
+    "先用第 8 章的 `deskew` 把输入扶正，再交给里面的网络：训练、测试和识别都走同一条路。"
+    def __init__(self, net:nn.Module):
+        super().__init__()
+        self.net = net
+    def forward(self, x): return self.net(deskew(x))
+
 def train_augmented(arch:str='cnn',  # 'cnn'：第 9 章纪录配方的网络；'mlp'：教程的 MLP
                     augment=(),  # `AUGMENTS` 里的名字，例如 ('thickness',)；空的表示不增强
                     epochs:int=None,  # 训练轮数；None 表示卷积网络 2 轮、MLP 5 轮
@@ -196,23 +207,25 @@ def train_augmented(arch:str='cnn',  # 'cnn'：第 9 章纪录配方的网络；
                     device=None,  # 设备名；None 表示自动选择
                     data_dir=None,  # 数据目录；None 表示默认目录
                     verbose:bool=False,  # 是否打印日志
+                    deskew:bool=False,  # 训练和识别都先扶正：网络包进 `Deskewed`
                    ) -> tuple:
-    "训练时用 `augment` 里的增强：返回 `(model, history)`。"
+    "训练时用 `augment` 里的增强（`deskew=True` 时增强之后再扶正）：返回 `(model, history)`。"
     wrap = augmenter(augment, seed)
     dev = get_device(device, verbose=False)
     if arch == 'cnn':
         return train_cnn(2 if epochs is None else epochs, seed=seed, device=dev, data_dir=data_dir, verbose=verbose,
-                         c3=64, augment=wrap)
+                         c3=64, augment=wrap, wrap=Deskewed if deskew else None)
     if arch == 'mlp':
         train_loader, test_loader = fast_loaders(data_dir, 64, seed=seed, device=dev)
-        return train_mnist(epochs=5 if epochs is None else epochs, seed=seed, device=dev, data_dir=data_dir, verbose=verbose,
+        set_seed(seed)   # 和 train_mnist 里新建网络之前一样
+        return train_mnist(model=Deskewed(Net()) if deskew else None, epochs=5 if epochs is None else epochs, seed=seed, device=dev, data_dir=data_dir, verbose=verbose,
                            loaders=(wrap(train_loader), test_loader), adam_kwargs=fast_adam_kwargs(dev))
     raise ValueError(f"arch 只能是 'cnn' 或 'mlp'，不是 {arch!r}")
 
 # %% ../nbs/13_robust.ipynb #ebc09820
 ROBUST_AUGMENT = ('affine', 'thickness')   # 稳健配方用的增强
 
-def train_robust(epochs:int=2,  # 训练轮数
+def train_robust(epochs:int=3,  # 训练轮数
                  batch_size:int=128,  # 训练时每批的图片数
                  max_lr:float=0.01,  # 一周期学习率的峰值
                  seed:int=0,  # 随机种子
@@ -220,5 +233,54 @@ def train_robust(epochs:int=2,  # 训练轮数
                  data_dir=None,  # 数据目录；None 表示默认目录
                  **kwargs,  # 传给第 9 章 `train_cnn` 的其他参数，例如 `verbose`、`after_epoch`
                 ) -> tuple:
-    "稳健配方：第 9 章纪录配方的卷积网络，训练时随机仿射变换、随机改变笔画粗细，训练 2 轮；返回 `(model, history)`。"
+    "稳健配方：第 9 章纪录配方的卷积网络，训练时随机仿射变换、随机改变笔画粗细，训练 3 轮；返回 `(model, history)`。"
     return train_cnn(epochs, batch_size, max_lr, seed, device, data_dir, c3=64, augment=augmenter(ROBUST_AUGMENT, seed), **kwargs)
+
+# %% ../nbs/13_robust.ipynb #ee65ab45
+def robust_cache(data_dir=None,  # 数据目录；None 表示默认目录（见附录 A）
+                ) -> Path:
+    "稳健配方的模型在缓存里的文件：`models/robust-<指纹>.pth`；配方用到的代码或 PyTorch 的版本变了，指纹也跟着变。"
+    code = ''.join(inspect.getsource(f) for f in (train_robust, train_cnn, CNN, augmenter, random_affine, thickness))
+    key = repr((code, ROBUST_AUGMENT, torch.__version__))
+    return Path(data_dir or default_data_dir())/'models'/f'robust-{hashlib.sha1(key.encode()).hexdigest()[:10]}.pth'
+
+def _write_model(path:Path, model, **meta):
+    "把 `model` 存成附录 B 的检查点格式（`load_model` 和 `mnist_nb_predict --model` 都能读）：先写临时文件再改名。"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ckpt = dict(format='mnist_nb', version=1, arch='cnn', arch_kwargs=model.arch_kwargs, state_dict=model.state_dict(),
+                meta=dict(arch='cnn', mean=MNIST_MEAN, std=MNIST_STD, torch=str(torch.__version__), **meta), optimizer=None)
+    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
+    try:
+        torch.save(ckpt, tmp)
+        os.replace(tmp, path)
+    finally: tmp.unlink(missing_ok=True)
+
+def _read_model(path:Path, device):
+    "读回 `_write_model` 存的模型（`weights_only=True`：不执行文件里的任何代码）。"
+    obj = torch.load(path, map_location='cpu', weights_only=True)
+    model = CNN(**obj['arch_kwargs'])
+    model.load_state_dict(obj['state_dict'])
+    return model.to(device).eval()
+
+def robust_model(device=None,  # 设备名；None 表示自动选择
+                 data_dir=None,  # 数据目录；None 表示默认目录
+                 verbose:bool=True,  # 是否说明模型从哪里来
+                ):
+    "稳健配方训练好的卷积网络（评估模式）：缓存里有就直接读，没有（或读不出来）就训练一个存进缓存。"
+    dev = get_device(device, verbose=False)
+    path = robust_cache(data_dir)
+    with _locked(path.parent):   # 几个进程同时要时，只训练一次，其余的等它存好
+        if path.exists():
+            try: model = _read_model(path, dev)
+            except Exception as e:   # 文件坏了、没存完，或者不是这个网络的参数
+                if verbose: print(f'缓存的模型读不出来（{type(e).__name__}），重新训练。')
+            else:
+                if verbose: print(f'读入了缓存的稳健模型：{path}（删掉它就会重新训练）')
+                return model
+        if verbose: print(f'还没有稳健模型，先按稳健配方训练，存到 {path}……')
+        t0 = time.perf_counter()
+        model, history = train_robust(device=dev, data_dir=data_dir, verbose=False)
+        seconds = time.perf_counter() - t0
+        _write_model(path, model, recipe='robust', epochs=len(history), accuracy=history[-1]['accuracy'], seconds=round(seconds, 1))
+    if verbose: print(f'训练了 {len(history)} 轮，用了 {seconds:.1f} 秒，MNIST 测试准确率 {history[-1]["accuracy"]:.2f}%')
+    return model.eval()

@@ -434,6 +434,7 @@ def test_live_curves_update_in_place(browser, lab):
         _close(page)
         context.close()
 
+READ_RE = r'(?:识别为|没把握：像)\s*(\d)'   # 手写板的结果栏：有把握时“识别为 7”，拿不准时“没把握：像 7……”
 PAD_RESULT_JS = """() => [...document.querySelectorAll('.mnist-nb-pad-result')].map(e => e.innerText.trim())"""
 
 def _on_page(box:dict, size:int, strokes) -> list:
@@ -492,17 +493,17 @@ def test_draw_pad_reads_mouse_drawn_digits(browser, lab):
         read = {}
         for digit in (7, 1, 0, 4, 3):
             _drag(page, canvas.bounding_box(), size, DIGIT_STROKES[digit])
-            text = _pad_result(page, lambda t: re.search(r'识别为\s*\d', t), f'waiting for the pad to read a {digit}')
-            read[digit] = int(re.search(r'识别为\s*(\d)', text).group(1))
+            text = _pad_result(page, lambda t: re.search(READ_RE, t), f'waiting for the pad to read a {digit}')
+            read[digit] = int(re.search(READ_RE, text).group(1))
             page.screenshot(path=str(ARTIFACTS/f'draw_pad_{digit}.png'))
             page.locator('.mnist-nb-pad-clear').click()
             _pad_result(page, lambda t: '写一个数字' in t, f'waiting for "清除" after the {digit}')
         # 平板上用手指写：触摸事件走的是另一条路（touchstart/touchmove/touchend）
         cdp = context.new_cdp_session(page)
         _swipe(cdp, canvas.bounding_box(), size, DIGIT_STROKES[2])
-        text = _pad_result(page, lambda t: re.search(r'识别为\s*\d', t), 'waiting for the pad to read a finger-drawn 2')
+        text = _pad_result(page, lambda t: re.search(READ_RE, t), 'waiting for the pad to read a finger-drawn 2')
         page.screenshot(path=str(ARTIFACTS/'draw_pad_touch_2.png'))
-        touch_read = int(re.search(r'识别为\s*(\d)', text).group(1))
+        touch_read = int(re.search(READ_RE, text).group(1))
         print(f'drawing pad read: {read} with the mouse, {touch_read} for a 2 drawn with a finger')
         assert read == {d: d for d in read}, f'the pad misread mouse-drawn digits (drawn → read): {read}'
         assert touch_read == 2, f'the pad read a finger-drawn 2 as {touch_read}'

@@ -8,6 +8,7 @@ const DIGIT_SIZE = 20;     // 数字最长边缩放到的像素数
 const CANVAS = 28;         // 模型输入的边长
 const THRESHOLD = 0.2;     // 去掉背景后，低于它的像素当作噪点清零
 const MIN_CONTRAST = 0.1;  // 笔画至少要比背景亮（或暗）这么多，否则当作空白
+const UNSURE_BELOW = 0.9;  // 最大的概率低于它时说“没把握”（和 Python 的 mnist_nb.predict.UNSURE_BELOW 一样，第 13 章检验过）
 
 // Python 的 round：.5 舍入到偶数（round(12.5) == 12），和 JavaScript 的 Math.round 不同
 function roundHalfEven(v) {
@@ -147,6 +148,7 @@ if (typeof document !== 'undefined') (() => {
     vctx.fillRect(0, 0, CANVAS, CANVAS);
     stats.strokes = []; stats.input = null; stats.top = null;
     $('digit').textContent = '？';
+    $('unsure').textContent = '';
     $('top3').innerHTML = '';
   }
 
@@ -214,6 +216,8 @@ if (typeof document !== 'undefined') (() => {
     x.forEach((v, i) => { const b = Math.round(v * 255); img.data.set([b, b, b, 255], 4 * i); });
     vctx.putImageData(img, 0, 0);
     $('digit').textContent = top[0][0];
+    $('unsure').textContent = top[0][1] < UNSURE_BELOW
+      ? `没把握，也可能是 ${top[1][0]}（${(100 * top[1][1]).toFixed(1)}%）` : '';
     $('top3').innerHTML = top.map(([d, p]) =>
       `<div class="bar"><span>${d}</span><meter min="0" max="1" value="${p.toFixed(4)}"></meter>` +
       `<span>${(100 * p).toFixed(1)}%</span></div>`).join('');
