@@ -264,7 +264,7 @@ def format_prediction(file,  # 图片文件名
                       as_json:bool=False,  # 输出 JSON 而不是制表符分隔的文字
                       unsure_below:float=UNSURE_BELOW,  # 最大的概率低于它时注明“没把握”
                      ) -> str:
-    "`file` 的一行输出：制表符分隔的文字（没把握时多一列，写明第二可能的数字），或者一个 JSON 对象。"
+    "`file` 的一行输出：制表符分隔的文字（没把握时多一列 `Prediction.say()` 的说法，写明第二可能的数字），或者一个 JSON 对象。"
     unsure = pred.unsure(unsure_below) and pred.runner_up is not None
     if as_json:
         out = {'file': str(file), 'digit': pred.digit, 'top': [{'digit': d, 'prob': round(p, 6)} for d, p in pred.top],
@@ -272,7 +272,7 @@ def format_prediction(file,  # 图片文件名
         if pred.runner_up is not None: out['runner_up'] = {'digit': pred.runner_up[0], 'prob': round(pred.runner_up[1], 6)}
         return json.dumps(out, ensure_ascii=False)
     line = f'{file}\t{pred.digit}\t' + ' '.join(f'{d}:{p:.1%}' for d, p in pred.top)
-    return line + (f'\t没把握，也可能是 {pred.runner_up[0]}（{pred.runner_up[1]:.1%}）' if unsure else '')
+    return line + (f'\t{pred.say(unsure_below)}' if unsure else '')
 
 # %% ../nbs/93_cli.ipynb #812b815a
 @command(flags={'as_json': '--json'})

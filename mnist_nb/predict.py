@@ -202,7 +202,7 @@ def plot_steps(images,  # 一张图片，或一组图片（路径、PIL 图片�
     return fig
 
 # %% ../nbs/08_predict.ipynb #c3479fb2
-UNSURE_BELOW = 0.9   # 最大的概率低于它时说“没把握”；第 13 章在不是 MNIST 的尺子上检验这个值
+UNSURE_BELOW = 0.9   # 最大的概率低于它时说“没把握”；第 13 章用不是 MNIST 的数字检验这个值
 
 @dataclass
 class Prediction:
