@@ -4,11 +4,11 @@
 
 # %% auto #0
 __all__ = ['WIDGET_VIEW', 'NO_CHROMIUM', 'CPU_ONLY', 'TERM', 'TERM_BOLD', 'GLOSSARY', 'QUESTION', 'limit_threads_in_tests',
-           'command_argv', 'run_command', 'module_imports', 'chapter_of', 'import_graph', 'layering_problems',
-           'sidebar_problems', 'StaticWidgets', 'site_problems', 'find_chromium', 'Check', 'check_packages',
-           'check_torch', 'check_threads', 'check_font', 'check_mnist', 'check_jupyterlab', 'check_npm',
-           'check_chromium', 'doctor', 'mnist_nb_doctor', 'term_intros', 'glossary_entries', 'glossary_problems',
-           'exercises', 'exercise_problems']
+           'quick_mode', 'command_argv', 'run_command', 'module_imports', 'chapter_of', 'import_graph',
+           'layering_problems', 'sidebar_problems', 'StaticWidgets', 'site_problems', 'find_chromium', 'Check',
+           'check_packages', 'check_torch', 'check_threads', 'check_font', 'check_mnist', 'check_jupyterlab',
+           'check_npm', 'check_chromium', 'doctor', 'mnist_nb_doctor', 'term_intros', 'glossary_entries',
+           'glossary_problems', 'exercises', 'exercise_problems']
 
 # %% ../nbs/94_devtools.ipynb #500aa2e0
 import ast, concurrent.futures, importlib.metadata, json, os, platform, re, shutil, subprocess, sys
@@ -26,6 +26,14 @@ def limit_threads_in_tests() -> int:
     "在 `nbdev_test` 里（环境变量 `IN_TEST`），除非设置了 `OMP_NUM_THREADS`，让每个进程只用一个 CPU 线程；返回线程数。"
     if os.environ.get('IN_TEST') and not os.environ.get('OMP_NUM_THREADS'): torch.set_num_threads(1)
     return torch.get_num_threads()
+
+# %% ../nbs/94_devtools.ipynb #1f99c359
+def quick_mode() -> bool:
+    "环境变量 `MNIST_NB_QUICK` 是 1 时返回 True：第二部分的几个大实验做缩小的版本（持续集成用，见上文）。"
+    value = os.environ.get('MNIST_NB_QUICK', '').strip()
+    if value not in ('', '0', '1'):
+        raise ValueError(f'环境变量 MNIST_NB_QUICK 只能是 1（快速检查）或 0/不设置（完整运行），现在是 {value!r}')
+    return value == '1'
 
 # %% ../nbs/94_devtools.ipynb #8bc41abc
 def command_argv(name:str,  # 命令名，例如 'mnist_nb_train'

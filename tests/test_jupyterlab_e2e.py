@@ -23,6 +23,8 @@ Environment variables:
 - `MNIST_NB_E2E_LOCALE`: JupyterLab UI language, e.g. `zh_CN` (needs `jupyterlab-language-pack-zh-CN`).
 - `MNIST_NB_E2E_TIMEOUT`: seconds allowed per notebook (default 600).
 - `MNIST_NB_E2E_SLOW=1`: also run the cells marked `#| slow` (as `nbdev_test --flags slow` does).
+- `MNIST_NB_QUICK=1`: the quick check of appendix E (part 2's big experiments scaled down); JupyterLab's kernels
+  inherit it, as they inherit every variable here. `.ci/run` sets it for this test and for `nbdev_test`.
 
 `pytest -n 2 tests/` (pytest-xdist) runs the chapters two at a time: each worker starts its own
 JupyterLab on its own copy of `nbs/`, and its kernels get `OMP_NUM_THREADS` = cores / workers.
