@@ -19,6 +19,7 @@ from .training import set_seed
 from .fitting import fit
 from .notebook import as_curves
 from .speed import fast_loaders, fast_adam_kwargs, run_recipe
+from .data import shared   # 附录 A
 
 # %% ../nbs/09_cnn.ipynb #62619084
 def _block(c_in, c_out, bn):
@@ -72,7 +73,7 @@ def make_optimizer(model,  # 要训练的模型
                   ) -> ScheduledOptimizer:
     "Adam（能融合时用融合的版本），除非 `one_cycle=False`，否则配上覆盖 `steps` 批的一周期学习率。"
     opt = optim.Adam(model.parameters(), lr=max_lr if one_cycle else lr, **fast_adam_kwargs(torch.device(device)))
-    sched = optim.lr_scheduler.OneCycleLR(opt, max_lr=max_lr, total_steps=steps) if one_cycle else None
+    sched = optim.lr_scheduler.OneCycleLR(opt, max_lr=max_lr, total_steps=steps) if one_cycle and steps else None   # 训练 0 轮时不需要调度器
     return ScheduledOptimizer(opt, sched)
 
 # %% ../nbs/09_cnn.ipynb #76e9640a
@@ -236,6 +237,7 @@ def autocast_training(model,  # 要训练的网络
     model.register_forward_hook(after, always_call=True)   # 前向出错时也会关上 autocast
     return model
 
+@shared   # 附录 A：只在持续集成里起作用，两遍测试共享同样参数的训练结果；平时什么也不做
 def train_speedrun(epochs:int=1,  # 训练轮数
                    batch_size:int=256,  # 训练时每批的图片数
                    max_lr:float=0.015,  # 一周期学习率的峰值

@@ -28,6 +28,7 @@ from .device import get_device
 from .speed import fast_loaders, fast_adam_kwargs
 from .predict import as_batch
 from .notebook import label
+from .data import shared   # 附录 A
 
 # %% ../nbs/12_inside.ipynb #c2a7d9da
 def weight_images(model,  # 第一层是 `Linear(784, …)` 的模型，例如教程的 `Net`
@@ -287,6 +288,7 @@ class FGSMLoader:
         for data, target in self.loader:
             yield torch.cat([data, fgsm(self.model, data, target, self.eps)]), torch.cat([target, target])
 
+@shared   # 附录 A：只在持续集成里起作用，两遍测试共享同样参数的训练结果；平时什么也不做
 def train_adversarial(epochs:int=3,  # 训练轮数
                       eps:float=0.1,  # 对抗样本的 ε
                       batch_size:int=64,  # 每批的原图数（加上对抗样本，送进模型的是两倍）

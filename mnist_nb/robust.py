@@ -26,6 +26,7 @@ from .network import Net
 from .training import set_seed
 from .data import default_data_dir, _locked
 from .cnn import train_cnn, CNN
+from .data import shared   # 附录 A
 
 # %% ../nbs/13_robust.ipynb #2a9e3055
 FONT_DIR = Path(matplotlib.get_data_path())/'fonts'/'ttf'   # matplotlib 自带的字体
@@ -200,6 +201,7 @@ class Deskewed(nn.Module):
         self.net = net
     def forward(self, x): return self.net(deskew(x))
 
+@shared   # 附录 A：只在持续集成里起作用，两遍测试共享同样参数的训练结果；平时什么也不做
 def train_augmented(arch:str='cnn',  # 'cnn'：第 9 章纪录配方的网络；'mlp'：教程的 MLP
                     augment=(),  # `AUGMENTS` 里的名字，例如 ('thickness',)；空的表示不增强
                     epochs:int=None,  # 训练轮数；None 表示卷积网络 2 轮、MLP 5 轮
