@@ -13,6 +13,8 @@ from pathlib import Path
 
 import torch
 
+from .notebook import as_curves
+
 # %% ../nbs/90_data.ipynb #95ca2fb4
 def default_data_dir() -> Path:
     "数据目录：设置了环境变量 `MNIST_NB_DATA` 就用它，否则用当前用户的缓存目录。"
@@ -190,7 +192,12 @@ def code_fingerprint() -> str:
         _fingerprint['sha1'] = h.hexdigest()
     return _fingerprint['sha1']
 
-_DISPLAY = ('verbose', 'progress')   # 只管打印的参数，不影响训练的结果
+_DISPLAY = ('verbose', 'progress', 'live')   # 只管显示的参数，不影响训练的结果
+
+def _set(bound, var_kw, name, value):
+    "把调用里的参数 `name` 改成 `value`（它可能在 `**kwargs` 里）。"
+    if name in bound.signature.parameters: bound.arguments[name] = value
+    elif var_kw: bound.arguments.setdefault(var_kw, {})[name] = value
 
 def shared(trainer):
     "装饰训练函数 `trainer(epochs=..., ...) -> (model, history)`：设置了 `MNIST_NB_SHARE` 时，参数相同的调用只训练一次，之后读回存下的结果。"
@@ -205,24 +212,32 @@ def shared(trainer):
         bound.apply_defaults()
         call = {k: v for k, v in bound.arguments.items() if k != var_kw}
         call.update(bound.arguments.get(var_kw, {}))
+        live = call.get('live')
+        if not _plain(call) or not call['epochs']: return trainer(*args, **kwargs)
         for k in _DISPLAY: call.pop(k, None)
-        if not _plain(call) or call.get('live') or not call['epochs']: return trainer(*args, **kwargs)
         if isinstance(call.get('device'), torch.device): call['device'] = str(call['device'])   # torch.device('cpu') 和 'cpu' 一样
         key = repr((trainer.__module__, trainer.__qualname__, sorted(call.items()), code_fingerprint(), str(torch.__version__)))
         slot = folder/f'{trainer.__name__}-{hashlib.sha1(key.encode()).hexdigest()[:16]}'
+        curves = as_curves(live, call.get('start_epoch', 1) - 1 + call['epochs'])   # live=True 时的实时曲线
         with _locked(slot):   # 别的进程正在训练同一个时，等它存好
             path = slot/'result.pt'
             try: saved = torch.load(path, map_location='cpu', weights_only=True) if path.exists() else None
             except Exception: saved = None   # 没存完整或者坏了：重新训练，覆盖它
             if saved is not None:
-                bound.arguments['epochs'] = 0   # 同样的参数、训练 0 轮：搭出同样的网络（包括包在外面的那一层）
+                _set(bound, var_kw, 'epochs', 0); _set(bound, var_kw, 'live', False)   # 同样的参数、训练 0 轮：搭出同样的网络
                 model, _ = trainer(*bound.args, **bound.kwargs)
                 model.load_state_dict(saved['state_dict'])
+                if curves:   # 按原来的顺序重放曲线：每轮先补上这一轮的训练损失，再画这一轮的结果
+                    points = list(saved['batches'])
+                    for r in saved['history']:
+                        while points and points[0][0] <= r['epoch']: curves.add_batch(*points.pop(0))
+                        curves(r)
                 return model.eval(), saved['history']   # 训练完时模型在评估模式（最后一步是测试）
-            model, history = trainer(*args, **kwargs)
+            if curves: _set(bound, var_kw, 'live', curves)   # 自己建曲线对象，训练完好记下它的训练损失
+            model, history = trainer(*bound.args, **bound.kwargs)
             tmp = slot/f'.result.{os.getpid()}.tmp'
             try:
-                torch.save(dict(state_dict=model.state_dict(), history=history), tmp)
+                torch.save(dict(state_dict=model.state_dict(), history=history, batches=curves.batches if curves else []), tmp)
                 os.replace(tmp, path)   # 先写临时文件再改名：别的进程不会读到写了一半的文件
             finally: tmp.unlink(missing_ok=True)
             return model, history

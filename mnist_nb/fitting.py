@@ -18,6 +18,7 @@ from .network import Net
 from .device import get_device
 from .training import train, set_seed
 from .notebook import as_curves
+from .data import shared   # 附录 A
 
 # %% ../nbs/05_test.ipynb #b2259fc3
 def test(model,  # 要评估的模型
@@ -69,6 +70,7 @@ def fit(model,  # 要训练的模型
     return history
 
 # %% ../nbs/05_test.ipynb #3c4f033d
+@shared   # 附录 A：只在持续集成里起作用，两遍测试共享同样参数的训练结果；平时什么也不做
 def train_mnist(epochs:int=5,  # 训练轮数
                 batch_size:int=64,  # 训练时每批的图片数
                 lr:float=1e-3,  # Adam 的学习率

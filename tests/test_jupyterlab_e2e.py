@@ -3,7 +3,9 @@
 For each chapter (`nbs/*.ipynb` not starting with `_`, index included) the test opens the notebook
 in a real JupyterLab with headless Chromium (Playwright), clears the outputs, runs all cells,
 waits until the kernel is idle, saves the notebook and fails on any error output or any code cell
-that did not run. A full-page screenshot of each chapter goes to `tests/artifacts/` (git-ignored),
+that did not run. The chapters share one browser tab per worker: JupyterLab loads once, each chapter
+is opened with the same command as a double click in the file browser, and its kernel is shut down
+and its tab closed before the next one (after a failure the tab reloads JupyterLab). A full-page screenshot of each chapter goes to `tests/artifacts/` (git-ignored),
 next to the executed notebooks and the JupyterLab log.
 
 The notebooks run in a temporary copy of `nbs/`, so the repository's notebooks are never touched.
@@ -25,6 +27,8 @@ Environment variables:
 - `MNIST_NB_E2E_SLOW=1`: also run the cells marked `#| slow` (as `nbdev_test --flags slow` does).
 - `MNIST_NB_QUICK=1`: the quick check of appendix E (part 2's big experiments scaled down); JupyterLab's kernels
   inherit it, as they inherit every variable here. `.ci/run` sets it for this test and for `nbdev_test`.
+- `MNIST_NB_SHARE`: a folder where training calls with the same arguments are shared between processes
+  (appendix A's `@shared`); `.ci/run` gives both test passes the same fresh folder.
 
 `pytest -n 2 tests/` (pytest-xdist) runs the chapters two at a time: each worker starts its own
 JupyterLab on its own copy of `nbs/`, and its kernels get `OMP_NUM_THREADS` = cores / workers.
@@ -244,10 +248,15 @@ def _wait_for(page, ok, what:str, timeout:float, full:bool=True):
             pytest.fail(f'timed out after {timeout:.0f} s {what}; notebook state: {st}')
         page.wait_for_timeout(500)
 
+def _settle(page, extra_ms:int=0):
+    "Wait until the browser has painted twice (Lumino lays out on animation frames), then `extra_ms` more."
+    page.evaluate('() => new Promise(r => { requestAnimationFrame(() => requestAnimationFrame(r)); setTimeout(r, 500); })')
+    if extra_ms: page.wait_for_timeout(extra_ms)
+
 def _screenshot(page, path:Path):
     "Full-page screenshot of the notebook: hide the side bars, grow the window to the notebook's height."
     page.evaluate("() => { const s = window.jupyterapp.shell; s.collapseLeft(); s.collapseRight(); }")
-    page.wait_for_timeout(300)
+    _settle(page)
     extra = page.evaluate("""() => {
       const notebook = window.jupyterapp.shell.currentWidget.content;
       notebook.activeCellIndex = 0;
@@ -257,7 +266,7 @@ def _screenshot(page, path:Path):
       return outer.scrollHeight - outer.clientHeight;
     }""")
     page.set_viewport_size({'width': VIEWPORT['width'], 'height': VIEWPORT['height'] + max(0, extra) + 40})
-    page.wait_for_timeout(1000)   # 等 Lumino 重新布局、图片重绘
+    _settle(page, 200)   # 等 Lumino 重新布局、图片重绘
     page.screenshot(path=str(path), full_page=True)
     page.set_viewport_size(VIEWPORT)
 
@@ -278,10 +287,15 @@ def _check_saved(path:Path) -> list:
     return problems
 
 def _open(page, lab:Lab, name:str):
-    "Open notebook `name` in a fresh JupyterLab workspace and wait for its idle kernel."
-    # ?reset：从空白工作区开始，不会把上一章的笔记本（和它的内核）一起恢复出来
-    page.goto(f'{lab.url}/lab/tree/{name}?reset&token={lab.token}', wait_until='load', timeout=120_000)
-    page.wait_for_function('() => window.jupyterapp && window.jupyterapp.shell.currentWidget', timeout=120_000)
+    "Open notebook `name` in JupyterLab (loading JupyterLab first if this tab has not) and wait for its idle kernel."
+    if not page.evaluate('() => !!(window.jupyterapp && window.jupyterapp.shell)'):
+        # ?reset：从空白工作区开始，不会把以前的笔记本（和它们的内核）一起恢复出来
+        page.goto(f'{lab.url}/lab?reset&token={lab.token}', wait_until='load', timeout=120_000)
+        page.wait_for_function('() => window.jupyterapp && window.jupyterapp.shell', timeout=120_000)
+        page.evaluate('async () => { await window.jupyterapp.restored; }')
+    # 和在文件浏览器里双击一样打开笔记本；同一个标签页接着用，不必每章重新加载 JupyterLab
+    page.evaluate("async (path) => { await window.jupyterapp.commands.execute('docmanager:open', {path}); }", name)
+    page.wait_for_function('() => window.jupyterapp.shell.currentWidget', timeout=120_000)
     st = _wait_for(page, lambda s: s['ready'] and s['path'] == name and s['kernel'] == 'idle',
                    'opening the notebook and starting its kernel', 120)
     assert st['sessions'] == 1, f'{st["sessions"]} kernel sessions are open, expected only {name}'
@@ -302,9 +316,11 @@ def _close(page):
     "Shut down the notebook's kernel and close its tab, so the next test starts clean."
     try:
         page.evaluate("""async () => {
-          const panel = window.jupyterapp.shell.currentWidget;
+          const app = window.jupyterapp;
+          const panel = app.shell.currentWidget;
           if (panel && panel.sessionContext) await panel.sessionContext.shutdown();
-          await window.jupyterapp.commands.execute('application:close-all');
+          await app.commands.execute('application:close-all');
+          await app.serviceManager.sessions.refreshRunning();
         }""")
     except Exception: pass
 
@@ -365,10 +381,19 @@ def _check_answers(page, saved:Path) -> list:
         if broken: problems.append(f'{broken} pictures inside answers did not load')
     return problems
 
-@pytest.mark.parametrize('name', CHAPTERS)
-def test_chapter_runs_in_jupyterlab(name, browser, lab):
-    "Open the chapter in JupyterLab, run all cells, save; no errors, every code cell executed, the answers folded."
+@pytest.fixture(scope='module')
+def tab(browser):
+    "One browser tab for the chapter tests of this worker: JupyterLab loads once, each chapter opens in it."
     context, page, page_errors = _new_page(browser)
+    try: yield page, page_errors
+    finally: context.close()
+
+@pytest.mark.parametrize('name', CHAPTERS)
+def test_chapter_runs_in_jupyterlab(name, tab, lab):
+    "Open the chapter in JupyterLab, run all cells, save; no errors, every code cell executed, the answers folded."
+    page, page_errors = tab
+    page_errors.clear()
+    passed = False
     try:
         _open(page, lab, name)
         if LOCALE.startswith('zh'):
@@ -392,9 +417,10 @@ def test_chapter_runs_in_jupyterlab(name, browser, lab):
         if st['run'] != 'ok' or problems:
             pytest.fail(f'{name} did not run cleanly in JupyterLab (Run All: {st["run"]}):\n' + '\n'.join(problems)
                         + (f'\nJavaScript errors in the page: {page_errors}' if page_errors else ''))
+        passed = True
     finally:
         _close(page)   # 关掉这一章的内核和标签页，下一章从干净的状态开始
-        context.close()
+        if not passed: page.goto('about:blank')   # 出了问题：下一章重新加载 JupyterLab，不受这一章的影响
 
 
 # ---------------------------------------------------------------- live curves and the drawing pad
