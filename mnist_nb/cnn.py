@@ -237,7 +237,7 @@ def autocast_training(model,  # 要训练的网络
     model.register_forward_hook(after, always_call=True)   # 前向出错时也会关上 autocast
     return model
 
-@shared   # 附录 A：只在持续集成里起作用，两遍测试共享同样参数的训练结果；平时什么也不做
+@shared   # 自动测试时省掉重复的训练；你运行时它什么也不做（附录 A）
 def train_speedrun(epochs:int=1,  # 训练轮数
                    batch_size:int=256,  # 训练时每批的图片数
                    max_lr:float=0.015,  # 一周期学习率的峰值

@@ -194,6 +194,11 @@ def code_fingerprint() -> str:
 
 _DISPLAY = ('verbose', 'progress', 'live')   # 只管显示的参数，不影响训练的结果
 
+def _source(f) -> str:
+    "函数 `f` 的源代码（笔记本里定义的和包里导出的是同一段）；拿不到时用它的名字。"
+    try: return inspect.getsource(f)
+    except (OSError, TypeError): return f.__qualname__
+
 def _set(bound, var_kw, name, value):
     "把调用里的参数 `name` 改成 `value`（它可能在 `**kwargs` 里）。"
     if name in bound.signature.parameters: bound.arguments[name] = value
@@ -216,7 +221,7 @@ def shared(trainer):
         if not _plain(call) or not call['epochs']: return trainer(*args, **kwargs)
         for k in _DISPLAY: call.pop(k, None)
         if isinstance(call.get('device'), torch.device): call['device'] = str(call['device'])   # torch.device('cpu') 和 'cpu' 一样
-        key = repr((trainer.__module__, trainer.__qualname__, sorted(call.items()), code_fingerprint(), str(torch.__version__)))
+        key = repr((_source(trainer), sorted(call.items()), code_fingerprint(), str(torch.__version__)))
         slot = folder/f'{trainer.__name__}-{hashlib.sha1(key.encode()).hexdigest()[:16]}'
         curves = as_curves(live, call.get('start_epoch', 1) - 1 + call['epochs'])   # live=True 时的实时曲线
         with _locked(slot):   # 别的进程正在训练同一个时，等它存好
@@ -225,14 +230,18 @@ def shared(trainer):
             except Exception: saved = None   # 没存完整或者坏了：重新训练，覆盖它
             if saved is not None:
                 _set(bound, var_kw, 'epochs', 0); _set(bound, var_kw, 'live', False)   # 同样的参数、训练 0 轮：搭出同样的网络
-                model, _ = trainer(*bound.args, **bound.kwargs)
-                model.load_state_dict(saved['state_dict'])
+                try:
+                    model, _ = trainer(*bound.args, **bound.kwargs)
+                    model.load_state_dict(saved['state_dict'])
+                    history, points = saved['history'], list(saved['batches'])
+                except Exception: saved = None   # 存的东西和这个网络对不上：重新训练，覆盖它
+            if saved is not None:
                 if curves:   # 按原来的顺序重放曲线：每轮先补上这一轮的训练损失，再画这一轮的结果
-                    points = list(saved['batches'])
-                    for r in saved['history']:
+                    for r in history:
                         while points and points[0][0] <= r['epoch']: curves.add_batch(*points.pop(0))
                         curves(r)
-                return model.eval(), saved['history']   # 训练完时模型在评估模式（最后一步是测试）
+                return model.eval(), history   # 训练完时模型在评估模式（最后一步是测试）
+            _set(bound, var_kw, 'epochs', call['epochs'])
             if curves: _set(bound, var_kw, 'live', curves)   # 自己建曲线对象，训练完好记下它的训练损失
             model, history = trainer(*bound.args, **bound.kwargs)
             tmp = slot/f'.result.{os.getpid()}.tmp'

@@ -288,7 +288,7 @@ class FGSMLoader:
         for data, target in self.loader:
             yield torch.cat([data, fgsm(self.model, data, target, self.eps)]), torch.cat([target, target])
 
-@shared   # 附录 A：只在持续集成里起作用，两遍测试共享同样参数的训练结果；平时什么也不做
+@shared   # 自动测试时省掉重复的训练；你运行时它什么也不做（附录 A）
 def train_adversarial(epochs:int=3,  # 训练轮数
                       eps:float=0.1,  # 对抗样本的 ε
                       batch_size:int=64,  # 每批的原图数（加上对抗样本，送进模型的是两倍）

@@ -201,7 +201,7 @@ class Deskewed(nn.Module):
         self.net = net
     def forward(self, x): return self.net(deskew(x))
 
-@shared   # 附录 A：只在持续集成里起作用，两遍测试共享同样参数的训练结果；平时什么也不做
+@shared   # 自动测试时省掉重复的训练；你运行时它什么也不做（附录 A）
 def train_augmented(arch:str='cnn',  # 'cnn'：第 9 章纪录配方的网络；'mlp'：教程的 MLP
                     augment=(),  # `AUGMENTS` 里的名字，例如 ('thickness',)；空的表示不增强
                     epochs:int=None,  # 训练轮数；None 表示卷积网络 2 轮、MLP 5 轮

@@ -95,7 +95,7 @@ def fast_adam_kwargs(device) -> dict:
     except (RuntimeError, TypeError, ValueError): return {}
 
 # %% ../nbs/07_speed.ipynb #379f6757
-@shared   # 附录 A：只在持续集成里起作用，两遍测试共享同样参数的训练结果；平时什么也不做
+@shared   # 自动测试时省掉重复的训练；你运行时它什么也不做（附录 A）
 def train_fast(epochs:int=5,  # 训练轮数
                batch_size:int=64,  # 训练时每批的图片数
                lr:float=1e-3,  # Adam 的学习率

@@ -5,6 +5,13 @@ import importlib.util, os
 
 import pytest
 
+# 用时最长的几个浏览器测试先开始（pytest -n 2 按收集的顺序把测试分给两个进程）：长的不会排到最后，两个进程差不多同时结束
+SLOWEST_FIRST = ['09_cnn', '93_cli', '07_speed', '13_robust', '12_inside', 'draw_pad', '08_predict', '11_web']
+
+def pytest_collection_modifyitems(config, items):
+    rank = lambda item: next((i for i, key in enumerate(SLOWEST_FIRST) if key in item.nodeid), len(SLOWEST_FIRST))
+    items.sort(key=rank)   # 稳定排序：其余的测试保持原来的顺序
+
 
 def pytest_sessionstart(session):
     if os.environ.get('MNIST_NB_SKIP_E2E') == '1': return
