@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from .transforms import MNIST_MEAN, MNIST_STD
+from .data import _atomic_save   # 附录 A：先写临时文件再改名
 
 # %% ../nbs/91_checkpoint.ipynb #0f7a6cbf
 class ModelFileError(RuntimeError):
@@ -36,15 +37,6 @@ def arch_class(arch:str,  # 检查点里的结构名，例如 'mlp'、'cnn'
               ):
     "结构名 `arch` 对应的网络类（第一次用到时才导入它所在的模块）；不认识的名字返回 `None`。"
     return resolve(ARCHS[arch]['net']) if arch in ARCHS else None
-
-def _atomic_save(obj, path:Path):
-    "先 `torch.save` 到 `path` 旁边的临时文件，再改名盖过 `path`。"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally: tmp.unlink(missing_ok=True)
 
 def save_checkpoint(path,  # 目标文件，例如 'mnist_model.pth'
                     model,  # 要保存的模型

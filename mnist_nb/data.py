@@ -182,6 +182,15 @@ def _plain(v) -> bool:
     if isinstance(v, dict): return all(isinstance(k, str) and _plain(x) for k, x in v.items())
     return False
 
+def _atomic_save(obj, path:Path):
+    "先 `torch.save` 到 `path` 旁边的临时文件，再改名盖过 `path`：别的进程不会读到写了一半的文件（附录 B 的检查点也这样存）。"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally: tmp.unlink(missing_ok=True)
+
 _fingerprint = {}
 def code_fingerprint() -> str:
     "本包全部 `.py` 文件的摘要：哪个文件改了，摘要就变。"
@@ -244,10 +253,6 @@ def shared(trainer):
             _set(bound, var_kw, 'epochs', call['epochs'])
             if curves: _set(bound, var_kw, 'live', curves)   # 自己建曲线对象，训练完好记下它的训练损失
             model, history = trainer(*bound.args, **bound.kwargs)
-            tmp = slot/f'.result.{os.getpid()}.tmp'
-            try:
-                torch.save(dict(state_dict=model.state_dict(), history=history, batches=curves.batches if curves else []), tmp)
-                os.replace(tmp, path)   # 先写临时文件再改名：别的进程不会读到写了一半的文件
-            finally: tmp.unlink(missing_ok=True)
+            _atomic_save(dict(state_dict=model.state_dict(), history=history, batches=curves.batches if curves else []), path)
             return model, history
     return wrapper

@@ -24,7 +24,7 @@ from .speed import fast_loaders, fast_adam_kwargs
 from .predict import DIGIT_STROKES, draw_digit, preprocess_digit, deskew
 from .network import Net
 from .training import set_seed
-from .data import default_data_dir, _locked
+from .data import default_data_dir, _locked, _atomic_save
 from .cnn import train_cnn, CNN
 from .data import shared   # 附录 A
 
@@ -248,14 +248,9 @@ def robust_cache(data_dir=None,  # 数据目录；None 表示默认目录（见�
 
 def _write_model(path:Path, model, **meta):
     "把 `model` 存成附录 B 的检查点格式（`load_model` 和 `mnist_nb_predict --model` 都能读）：先写临时文件再改名。"
-    path.parent.mkdir(parents=True, exist_ok=True)
     ckpt = dict(format='mnist_nb', version=1, arch='cnn', arch_kwargs=model.arch_kwargs, state_dict=model.state_dict(),
                 meta=dict(arch='cnn', mean=MNIST_MEAN, std=MNIST_STD, torch=str(torch.__version__), **meta), optimizer=None)
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    try:
-        torch.save(ckpt, tmp)
-        os.replace(tmp, path)
-    finally: tmp.unlink(missing_ok=True)
+    _atomic_save(ckpt, path)
 
 def _read_model(path:Path, device):
     "读回 `_write_model` 存的模型（`weights_only=True`：不执行文件里的任何代码）。"
