@@ -19,7 +19,7 @@ from .training import set_seed
 from .fitting import fit
 from .notebook import as_curves
 from .speed import fast_loaders, fast_adam_kwargs, run_recipe
-from .data import shared   # 附录 A
+from .data import shared, shared_result   # 附录 A
 
 # %% ../nbs/09_cnn.ipynb #62619084
 def _block(c_in, c_out, bn):
@@ -107,6 +107,7 @@ class ShiftLoader:
         for data, target in self.loader: yield random_shift(data, self.max_shift, self.generator), target
 
 # %% ../nbs/09_cnn.ipynb #3a6f18c0
+@shared   # 自动测试时省掉重复的训练；你运行时它什么也不做（附录 A）
 def train_cnn(epochs:int=2,  # 训练轮数
               batch_size:int=128,  # 训练时每批的图片数
               max_lr:float=0.01,  # 一周期学习率的峰值
@@ -185,6 +186,7 @@ def _stats(xs:list) -> dict:
     if not xs: return dict(mean_s=None, std_s=None, min_s=None, max_s=None)
     return dict(mean_s=statistics.mean(xs), std_s=statistics.stdev(xs) if len(xs) > 1 else 0.0, min_s=min(xs), max_s=max(xs))
 
+@shared_result   # 自动测试时读回第一遍的汇总；你运行时它什么也不做（附录 A）
 def time_to_target(trainer,  # 训练函数，例如 `train_cnn`；要接受 `seed`、`device`、`data_dir`、`verbose` 和 `after_epoch`
                    target:float=99.0,  # 目标：测试准确率（百分数）
                    seeds=5,  # 种子个数（依次用 0、1、2……），或者种子的列表

