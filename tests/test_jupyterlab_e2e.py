@@ -5,8 +5,10 @@ in a real JupyterLab with headless Chromium (Playwright), clears the outputs, ru
 waits until the kernel is idle, saves the notebook and fails on any error output or any code cell
 that did not run. The chapters share one browser tab per worker: JupyterLab loads once, each chapter
 is opened with the same command as a double click in the file browser, and its kernel is shut down
-and its tab closed before the next one (after a failure the tab reloads JupyterLab). A full-page screenshot of each chapter goes to `tests/artifacts/` (git-ignored),
-next to the executed notebooks and the JupyterLab log.
+and its tab closed before the next one (after a failure the tab reloads JupyterLab). Chapter 10 runs in
+the drawing-pad test instead, with the same checks, before digits are drawn on its pad. A full-page
+screenshot of each chapter goes to `tests/artifacts/` (git-ignored), next to the executed notebooks and
+the JupyterLab log.
 
 The notebooks run in a temporary copy of `nbs/`, so the repository's notebooks are never touched.
 JupyterLab's config, data, settings and workspaces live in that temporary folder too. Like
@@ -388,7 +390,28 @@ def tab(browser):
     try: yield page, page_errors
     finally: context.close()
 
-@pytest.mark.parametrize('name', CHAPTERS)
+def _check_chapter(page, lab:Lab, name:str, st:dict, page_errors:list):
+    "After Run All: save, screenshot, and fail with every problem found (errors, cells not run, answers not folded)."
+    # 保存到临时副本，再读回 JSON 检查：这就是 Jupyter 写到磁盘上的结果
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+    page.wait_for_function('() => !window.jupyterapp.shell.currentWidget.context.model.dirty', timeout=60_000)
+    saved = lab.root/name
+    shutil.copy(saved, ARTIFACTS/name)
+    _wait_for(page, lambda s: s['images'], 'loading the output images', 60)
+    _screenshot(page, ARTIFACTS/f'{Path(name).stem}.png')
+
+    # 学习者看到的：每个代码单元格的提示符都是 [编号]:，没有 [ ]: 或 [*]:
+    not_run = [f'code cell {i}: {p}' for i, p in enumerate(st['prompts'], 1) if not re.fullmatch(r'\[\d+\]:', p)]
+    problems = ([f'on screen: {p}' for p in st['errors'] + not_run]
+                + [f'in the saved notebook: {p}' for p in _check_saved(saved)]
+                + [f'answers: {p}' for p in _check_answers(page, saved)])
+    if st['run'] != 'ok' or problems:
+        pytest.fail(f'{name} did not run cleanly in JupyterLab (Run All: {st["run"]}):\n' + '\n'.join(problems)
+                    + (f'\nJavaScript errors in the page: {page_errors}' if page_errors else ''))
+
+DRAW_CHAPTER = '10_draw.ipynb'   # test_draw_pad_reads_mouse_drawn_digits runs it (and draws on its pad)
+
+@pytest.mark.parametrize('name', [c for c in CHAPTERS if c != DRAW_CHAPTER])
 def test_chapter_runs_in_jupyterlab(name, tab, lab):
     "Open the chapter in JupyterLab, run all cells, save; no errors, every code cell executed, the answers folded."
     page, page_errors = tab
@@ -399,24 +422,7 @@ def test_chapter_runs_in_jupyterlab(name, tab, lab):
         if LOCALE.startswith('zh'):
             menus = page.locator('#jp-menu-panel .lm-MenuBar-itemLabel').all_inner_texts()
             assert '文件' in menus, f'the UI is not in Chinese; menu bar: {menus}'
-        st = _run_all(page, name)
-
-        # 保存到临时副本，再读回 JSON 检查：这就是 Jupyter 写到磁盘上的结果
-        page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
-        page.wait_for_function('() => !window.jupyterapp.shell.currentWidget.context.model.dirty', timeout=60_000)
-        saved = lab.root/name
-        shutil.copy(saved, ARTIFACTS/name)
-        _wait_for(page, lambda s: s['images'], 'loading the output images', 60)
-        _screenshot(page, ARTIFACTS/f'{Path(name).stem}.png')
-
-        # 学习者看到的：每个代码单元格的提示符都是 [编号]:，没有 [ ]: 或 [*]:
-        not_run = [f'code cell {i}: {p}' for i, p in enumerate(st['prompts'], 1) if not re.fullmatch(r'\[\d+\]:', p)]
-        problems = ([f'on screen: {p}' for p in st['errors'] + not_run]
-                    + [f'in the saved notebook: {p}' for p in _check_saved(saved)]
-                    + [f'answers: {p}' for p in _check_answers(page, saved)])
-        if st['run'] != 'ok' or problems:
-            pytest.fail(f'{name} did not run cleanly in JupyterLab (Run All: {st["run"]}):\n' + '\n'.join(problems)
-                        + (f'\nJavaScript errors in the page: {page_errors}' if page_errors else ''))
+        _check_chapter(page, lab, name, _run_all(page, name), page_errors)
         passed = True
     finally:
         _close(page)   # 关掉这一章的内核和标签页，下一章从干净的状态开始
@@ -504,14 +510,13 @@ def _pad_result(page, ok, what:str, timeout:float=30) -> str:
         page.wait_for_timeout(600)
 
 def test_draw_pad_reads_mouse_drawn_digits(browser, lab):
-    "Run chapter 10 in JupyterLab, draw digits on the pad by dragging the mouse (and one with a finger); check what it reads."
+    "Run chapter 10 in JupyterLab and check it like every chapter; then draw digits on its pad with the mouse (and one with a finger)."
     from mnist_nb.predict import DIGIT_STROKES
-    name = '10_draw.ipynb'
+    name = DRAW_CHAPTER
     context, page, page_errors = _new_page(browser, has_touch=True)
     try:
         _open(page, lab, name)
-        st = _run_all(page, name)
-        assert st['run'] == 'ok' and not st['errors'], st['errors']
+        _check_chapter(page, lab, name, _run_all(page, name), page_errors)
         canvas = page.locator('canvas.mnist-nb-pad-canvas')
         canvas.wait_for(state='visible', timeout=60_000)
         assert canvas.count() == 1, f'{canvas.count()} drawing pads on the page, expected 1'
