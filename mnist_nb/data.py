@@ -213,6 +213,7 @@ def _slot(func, call:dict):
     "调用 `func(**call)` 的结果存在哪个目录；不共享（没有设置变量、在 `not_shared()` 里、参数不简单）时返回 None。"
     folder = share_dir()
     if folder is None or not _plain(call): return None
+    call = {k: str(v) if isinstance(v, torch.device) else v for k, v in call.items()}   # torch.device('cpu') 和 'cpu' 一样
     key = repr((_source(func), sorted(call.items()), code_fingerprint(), str(torch.__version__), torch.get_num_threads()))
     return folder/f'{func.__name__}-{hashlib.sha1(key.encode()).hexdigest()[:16]}'
 
@@ -251,7 +252,6 @@ def shared(trainer):
         live = call.get('live')
         if not _plain(call) or not call['epochs']: return fresh(*args, **kwargs)
         for k in _DISPLAY: call.pop(k, None)
-        if isinstance(call.get('device'), torch.device): call['device'] = str(call['device'])   # torch.device('cpu') 和 'cpu' 一样
         slot = _slot(trainer, call)
         curves = as_curves(live, call.get('start_epoch', 1) - 1 + call['epochs'])   # live=True 时的实时曲线
         with _locked(slot):   # 别的进程正在训练同一个时，等它存好
