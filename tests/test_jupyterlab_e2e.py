@@ -448,7 +448,7 @@ def test_live_curves_update_in_place(browser, lab):
     "In a real JupyterLab, `train_fast(live=True)` shows one figure that is redrawn once per epoch."
     name = 'live_curves_e2e.ipynb'
     cells = ['from mnist_nb.speed import train_fast',
-             '_, history = train_fast(epochs=4, live=True, verbose=False)\nlen(history)']
+             '_, history = train_fast(epochs=3, live=True, verbose=False)\nlen(history)']
     _write_json(lab.root/name, {'nbformat': 4, 'nbformat_minor': 5, 'metadata': {
         'kernelspec': {'name': 'python3', 'display_name': 'Python 3 (ipykernel)', 'language': 'python'}},
         'cells': [{'cell_type': 'code', 'id': f'c{i}', 'metadata': {}, 'source': c, 'outputs': [],
@@ -461,9 +461,9 @@ def test_live_curves_update_in_place(browser, lab):
         assert st['run'] == 'ok' and not st['errors'], st['errors']
         seen = page.evaluate('() => window.__e2eImages')
         page.screenshot(path=str(ARTIFACTS/'live_curves.png'))
-        # 4 轮：第一次显示，之后原地替换 3 次；任何时刻输出里都只有这一张图
+        # 3 轮：第一次显示，之后原地替换 2 次；任何时刻输出里都只有这一张图
         assert seen['max'] == 1, f'{seen["max"]} output images at once; the curves should be one figure updated in place'
-        assert len(seen['srcs']) == 4, f'{len(seen["srcs"])} distinct pictures shown, expected 4 (one per epoch)'
+        assert len(seen['srcs']) == 3, f'{len(seen["srcs"])} distinct pictures shown, expected 3 (one per epoch)'
     finally:
         _close(page)
         context.close()

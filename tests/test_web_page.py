@@ -20,6 +20,7 @@ import pytest
 
 from mnist_nb.web import try_page, serve, page_weight
 from mnist_nb.devtools import run_command, find_chromium, NO_CHROMIUM
+from mnist_nb.data import _locked   # appendix A's file lock
 
 ARTIFACTS = Path(__file__).resolve().parent/'artifacts'
 PHONE = {'width': 390, 'height': 844}
@@ -36,8 +37,11 @@ def _run(name, *args, cwd):
 def site(tmp_path_factory):
     "The page for the default model (chapter 13's robust CNN), built with the command a reader would run."
     if find_chromium() is None: pytest.fail(NO_CHROMIUM + '（MNIST_NB_SKIP_E2E=1 可以有意跳过浏览器测试）')
-    tmp = tmp_path_factory.mktemp('web')
-    _run('mnist_nb_export', '--out', 'site', cwd=tmp)
+    # `pytest -n 2`: the workers' temporary folders share a parent for this run; the first worker builds the page there
+    # (the tests only read it) and the other waits for it, instead of exporting the model a second time
+    tmp = tmp_path_factory.getbasetemp().parent/'web' if os.environ.get('PYTEST_XDIST_WORKER') else tmp_path_factory.mktemp('web')
+    with _locked(tmp):
+        if not (tmp/'site'/'index.html').exists(): _run('mnist_nb_export', '--out', 'site', cwd=tmp)
     return tmp/'site'
 
 def test_digits_are_read(site, browser):
