@@ -90,7 +90,7 @@ def eval_mode(model,  # 任何 PyTorch 模型
 def feature_maps(model,  # 第 9 章的 `CNN`
                  x:torch.Tensor,  # 一批标准化后的图片，`[N, 1, 28, 28]`
                 ) -> dict:
-    "让 `x` 过一遍模型，返回每个卷积块的输出 `{'block1': [N, c1, 14, 14], …}`（CPU 张量）。"
+    "让 `x` 过一遍模型，返回每个卷积块的输出 `{'block1': [N, c1, 高, 宽], …}`（CPU 张量）。"
     blocks = {n: m for n, m in model.named_children() if n.startswith('block') and not isinstance(m, nn.Identity)}
     if not blocks: raise ValueError('这个模型没有卷积块（`block1`、`block2`……），它不是第 9 章的 `CNN`。')
     maps = {}

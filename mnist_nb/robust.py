@@ -202,7 +202,7 @@ class Deskewed(nn.Module):
     def forward(self, x): return self.net(deskew(x))
 
 @shared   # 自动测试时省掉重复的训练；你运行时它什么也不做（附录 A）
-def train_augmented(arch:str='cnn',  # 'cnn'：第 9 章纪录配方的网络；'mlp'：教程的 MLP
+def train_augmented(arch:str='cnn',  # 'cnn'：第 9 章纪录配方的三层网络（不裁边）；'mlp'：教程的 MLP
                     augment=(),  # `AUGMENTS` 里的名字，例如 ('thickness',)；空的表示不增强
                     epochs:int=None,  # 训练轮数；None 表示卷积网络 2 轮、MLP 5 轮
                     seed:int=0,  # 随机种子
@@ -235,7 +235,7 @@ def train_robust(epochs:int=3,  # 训练轮数
                  data_dir=None,  # 数据目录；None 表示默认目录
                  **kwargs,  # 传给第 9 章 `train_cnn` 的其他参数，例如 `verbose`、`after_epoch`
                 ) -> tuple:
-    "稳健配方：第 9 章纪录配方的卷积网络，训练时随机仿射变换、随机改变笔画粗细，训练 3 轮；返回 `(model, history)`。"
+    "稳健配方：第 9 章纪录配方的三层卷积网络（不裁边），训练时随机仿射变换、随机改变笔画粗细，训练 3 轮；返回 `(model, history)`。"
     return train_cnn(epochs, batch_size, max_lr, seed, device, data_dir, c3=64, augment=augmenter(ROBUST_AUGMENT, seed), **kwargs)
 
 # %% ../nbs/13_robust.ipynb #ee65ab45
