@@ -41,7 +41,7 @@ class CNN(nn.Module):
         self.arch_kwargs = dict(c1=c1, c2=c2, bn=bn, **({'c3': c3} if c3 else {}), **({'crop': crop} if crop else {}))   # 检查点里记下它们，加载时才能重建同样的网络
         self.crop = crop
         side = 28 - 2 * crop               # 裁过之后的边长；每次池化减半（除不尽时舍去余数）
-        self.block1 = _block(1, c1, bn)    # [N, 1, 28, 28] → [N, c1, 14, 14]
+        self.block1 = _block(1, c1, bn)    # 不裁边时 [N, 1, 28, 28] → [N, c1, 14, 14]
         self.block2 = _block(c1, c2, bn)   # → [N, c2, 7, 7]
         self.block3 = _block(c2, c3, bn) if c3 else nn.Identity()   # 有第三层时 → [N, c3, 3, 3]
         self.fc = nn.Linear(c3 * (side // 8) ** 2 if c3 else c2 * (side // 4) ** 2, 10)
