@@ -38,6 +38,8 @@ class CNN(nn.Module):
                  crop:int=0,  # 先从图片四边各裁掉几个像素；0 表示不裁（速度赛里才用到，见后文）
                 ):
         super().__init__()
+        most = (28 - (8 if c3 else 4)) // 2   # 每次池化减半：三层时至少留下 8×8，两层时至少 4×4
+        if not 0 <= crop <= most: raise ValueError(f'crop={crop} 不行：crop 是四边各裁掉的像素数，这个网络只能是 0 到 {most}。')
         self.arch_kwargs = dict(c1=c1, c2=c2, bn=bn, **({'c3': c3} if c3 else {}), **({'crop': crop} if crop else {}))   # 检查点里记下它们，加载时才能重建同样的网络
         self.crop = crop
         side = 28 - 2 * crop               # 裁过之后的边长；每次池化减半（除不尽时舍去余数）
